@@ -1,0 +1,94 @@
+"""The one seam between the runtime and a database engine.
+
+Everything above this Protocol (``Queue``, ``Worker``, maintenance) is engine-agnostic; everything
+below it (``backends/sqlite.py``, ``backends/postgres.py``) speaks one engine's SQL and driver.
+No driver type crosses it: driver errors become ``BackendError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, WorkerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    worker_id: str
+    queues: tuple[str, ...]
+    limit: int
+    now: float
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class RescueReport:
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.retried + self.failed + self.cancelled
+
+
+class Watcher(Protocol):
+    """A background watch for new work; ``close`` ends it."""
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    url: str
+
+    def migrate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def insert(self, jobs: Sequence[NewJob], connection: object | None = None) -> list[Job]:
+        """Insert jobs; a job whose (company, idempotency key) exists yields the existing job."""
+
+    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
+        """Insert jobs without idempotency keys by the engine's fastest path; returns the count."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list(self, flt: ListFilter) -> list[Job]: ...
+
+    def cancel(self, job_id: str, now: float) -> Job | None:
+        """Cancel a pending job at once; flag a running one. None if no such job."""
+
+    def exchange(
+        self,
+        outcomes: Sequence[Outcome],
+        progress: Sequence[ProgressUpdate],
+        claim: ClaimRequest | None,
+    ) -> list[Job]:
+        """In one transaction: record finished attempts and progress, then claim new jobs."""
+
+    def held(self, worker_id: str) -> dict[str, bool]:
+        """The jobs this worker holds in the database, each with its cancel-requested flag."""
+
+    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, bool]:
+        """Beat, extend the leases of the worker's jobs and return ``held`` in one transaction."""
+
+    def stop_worker(self, worker_id: str, now: float) -> None: ...
+
+    def workers(self) -> list[WorkerInfo]: ...
+
+    def rescue(self, now: float, page_size: int) -> RescueReport:
+        """Jobs whose lease expired go back to pending, or fail once attempts are spent."""
+
+    def sweep(self, finished_before: float, page_size: int) -> int:
+        """Delete final jobs (and stopped workers) older than the cut-off; returns jobs deleted."""
+
+    def try_lead(self, holder: str, now: float, ttl: float) -> bool:
+        """Take or keep the maintenance role; True while this holder has it."""
+
+    def watch(self, on_signal: Callable[[], None]) -> Watcher:
+        """Call ``on_signal`` whenever work may have arrived: enqueued here or elsewhere."""
+
+    def wake_local(self) -> None:
+        """Signal the waiters of this process at once (after a commit made here)."""

@@ -1,0 +1,26 @@
+"""Engine implementations of ``ledgerflow.jobs.backend.Backend``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+
+
+def open_backend(url: str) -> Backend:
+    """Pick the engine from the URL scheme: ``sqlite:///path`` or ``postgresql://...``."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        from .sqlite import SqliteBackend
+
+        return SqliteBackend(url)
+    if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+        from .postgres import PostgresBackend
+
+        return PostgresBackend(url)
+    raise ConfigurationError(
+        f"unsupported database URL scheme {scheme!r}: use sqlite:///path or postgresql://..."
+    )

@@ -1,0 +1,181 @@
+"""PostgreSQL: claims with ``FOR UPDATE SKIP LOCKED``, wake-ups with LISTEN/NOTIFY.
+
+Claims are serialized by a transaction-level advisory lock taken just before the claim
+statement, so the per-key running counts the statement reads cannot be raced by another
+claimer (READ COMMITTED gives each statement a fresh snapshot, taken after the lock).
+Maintenance leadership is a session-level advisory lock held on a dedicated connection:
+it is released the moment that process dies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from ..backend import ClaimRequest
+from ..models import Job, NewJob
+from ..notify import subscribe
+from .sql import INSERT_COLUMNS, SELECT, SqlBackend, insert_params, row_to_job, to_pyformat
+
+CHANNEL = "lf_jobs"
+_CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
+_LEADER_LOCK = 0x1F_0B5_1EAD  # arbitrary, fixed: the maintenance role
+_ORDER = "ORDER BY priority DESC, run_at, id"
+_CLAIM = f"""
+UPDATE lf_jobs j SET status = 'running', attempts = j.attempts + 1, started_at = %(now)s,
+    worker_id = %(worker)s, lease_expires_at = %(lease)s, progress = 0, message = NULL,
+    revision = j.revision + 1
+FROM (
+    SELECT id FROM lf_jobs WHERE id IN (
+        (SELECT id FROM lf_jobs
+         WHERE status = 'pending' AND concurrency_key IS NULL AND queue = ANY(%(queues)s)
+           AND run_at <= %(now)s
+         {_ORDER} LIMIT %(limit)s)
+        UNION ALL
+        (SELECT id FROM (
+            SELECT id, concurrency_key, concurrency_limit,
+                   row_number() OVER (PARTITION BY concurrency_key {_ORDER}) AS rank
+            FROM lf_jobs
+            WHERE status = 'pending' AND concurrency_key IS NOT NULL
+              AND queue = ANY(%(queues)s) AND run_at <= %(now)s) keyed
+         WHERE keyed.rank <= keyed.concurrency_limit - (
+            SELECT count(*) FROM lf_jobs r
+            WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)))
+    {_ORDER} LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) claimed
+WHERE j.id = claimed.id
+RETURNING {", ".join("j." + c for c in SELECT.split(", "))}
+"""
+
+
+def conninfo(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme != "postgresql" else url
+
+
+class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
+    greatest = "GREATEST"
+    driver_errors = (psycopg.Error,)
+
+    def __init__(self, url: str) -> None:
+        self.conninfo = conninfo(url)
+        self._leader: psycopg.Connection[Any] | None = None
+        self._leader_lock = threading.Lock()
+        super().__init__(url)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.conninfo, autocommit=True)
+
+    def close_connection(self, conn: psycopg.Connection[Any]) -> None:
+        conn.close()
+
+    def is_usable(self, conn: psycopg.Connection[Any]) -> bool:
+        return not conn.closed and not conn.broken
+
+    @contextmanager
+    def write(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        with conn.transaction():
+            yield
+
+    def sql(self, statement: str) -> str:
+        return to_pyformat(statement)
+
+    def driver_connection(self, connection: object) -> psycopg.Connection[Any]:
+        from ..errors import ConfigurationError
+
+        if isinstance(connection, psycopg.Connection):
+            return connection
+        raw = getattr(getattr(connection, "connection", None), "driver_connection", None)
+        if isinstance(raw, psycopg.Connection):
+            return raw
+        raise ConfigurationError(f"not a psycopg connection: {connection!r}")
+
+    def announce(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+    def claim(self, conn: psycopg.Connection[Any], request: ClaimRequest) -> list[Job]:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
+        params = {
+            "now": request.now, "worker": request.worker_id, "lease": request.lease_until,
+            "limit": request.limit, "queues": list(request.queues),
+        }  # fmt: skip
+        return [row_to_job(r) for r in conn.execute(_CLAIM, params).fetchall()]
+
+    def insert_bulk(self, jobs: list[NewJob]) -> int:  # type: ignore[override]
+        def copy(conn: psycopg.Connection[Any]) -> None:
+            with conn.cursor().copy(
+                f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for job in jobs:
+                    params = insert_params(job)
+                    copy.write_row([params[c] for c in INSERT_COLUMNS])
+            self.announce(conn)
+
+        self.run(copy)
+        self.wake_local()
+        return len(jobs)
+
+    def try_lead(self, holder: str, now: float, ttl: float) -> bool:
+        with self._leader_lock:
+            conn = self._leader
+            if conn is not None and self.is_usable(conn):
+                try:
+                    conn.execute("SELECT 1")
+                    return True
+                except psycopg.Error:
+                    conn.close()
+            try:
+                conn = self._leader = self.connect()
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)).fetchone()
+            except psycopg.Error:
+                self._leader = None
+                return False
+            if row is None or not row[0]:
+                conn.close()
+                self._leader = None
+                return False
+            return True
+
+    def close(self) -> None:
+        with self._leader_lock:
+            if self._leader is not None:
+                self._leader.close()
+                self._leader = None
+        super().close()
+
+    def watch(self, on_signal: Callable[[], None]) -> NotifyWatcher:
+        return NotifyWatcher(self, on_signal)
+
+
+class NotifyWatcher:
+    """LISTENs on its own connection and signals on every notification; reconnects on loss."""
+
+    def __init__(self, backend: PostgresBackend, on_signal: Callable[[], None]) -> None:
+        self._backend = backend
+        self._on_signal = on_signal
+        self._stop = threading.Event()
+        self._unsubscribe = subscribe(backend.url, on_signal)
+        self._thread = threading.Thread(target=self._listen, name="lf-pg-listen", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._backend.connect() as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._on_signal()  # anything missed while (re)connecting
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5):
+                            self._on_signal()
+            except psycopg.Error:
+                self._stop.wait(1.0)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._stop.set()
+        self._thread.join(timeout=2)

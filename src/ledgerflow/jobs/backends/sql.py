@@ -1,0 +1,442 @@
+"""SQL shared by every engine: the statements that read and write the same way everywhere.
+
+Statements are written once with ``:name`` placeholders; an engine converts them to its driver's
+paramstyle. What differs by engine (connecting, transactions, the claim, bulk insert, leadership,
+wake-ups) is left to the subclasses in ``sqlite.py`` and ``postgres.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+from ..backend import ClaimRequest, RescueReport
+from ..models import (
+    Job,
+    JobStatus,
+    ListFilter,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+    ProgressUpdate,
+    WorkerInfo,
+)
+from ..notify import local_wake
+from .pool import Pool
+
+C = TypeVar("C")
+Row = Sequence[Any]
+
+COLUMNS = (
+    "id", "task", "queue", "status", "args", "meta", "company_id", "progress", "message",
+    "result", "error", "traceback", "attempts", "max_attempts", "priority", "timeout", "run_at",
+    "created_at", "started_at", "finished_at", "lease_expires_at", "worker_id", "idempotency_key",
+    "concurrency_key", "concurrency_limit", "cancel_requested", "revision",
+)  # fmt: skip
+SELECT = ", ".join(COLUMNS)
+INSERT_COLUMNS = (
+    "id", "task", "queue", "args", "meta", "company_id", "max_attempts", "priority", "timeout",
+    "run_at", "created_at", "idempotency_key", "concurrency_key", "concurrency_limit",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO lf_jobs ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in INSERT_COLUMNS)})"
+)
+INSERT_JOB = _INSERT
+INSERT_JOB_IDEMPOTENT = (
+    _INSERT + " ON CONFLICT (company_id, idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL DO NOTHING"
+)
+SELECT_BY_KEY = f"SELECT {SELECT} FROM lf_jobs WHERE company_id = :company_id AND idempotency_key = :key"
+SELECT_BY_ID = f"SELECT {SELECT} FROM lf_jobs WHERE id = :id"
+
+# Every write from a worker is fenced: it applies only while the job is still held by that
+# worker at that attempt, so a rescued job's late finisher cannot overwrite the new attempt.
+_FENCE = "WHERE id = :id AND worker_id = :worker AND attempts = :attempt AND status = 'running'"
+_CANCEL_INSTEAD = "CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END"
+_FINISHED_IF_CANCELLED = "CASE WHEN cancel_requested THEN :at END"
+FINISH = {
+    OutcomeKind.COMPLETE: "UPDATE lf_jobs SET status = 'complete', progress = 100, result = :result,"
+    " message = COALESCE(:message, message), finished_at = :at, lease_expires_at = NULL,"
+    f" revision = revision + 1 {_FENCE}",
+    OutcomeKind.FAILED: "UPDATE lf_jobs SET status = 'failed', error = :error, traceback = :traceback,"
+    f" finished_at = :at, lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
+    OutcomeKind.CANCELLED: "UPDATE lf_jobs SET status = 'cancelled', finished_at = :at,"
+    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
+    OutcomeKind.RETRY: f"UPDATE lf_jobs SET status = {_CANCEL_INSTEAD},"
+    f" finished_at = {_FINISHED_IF_CANCELLED}, run_at = :retry_at, error = :error,"
+    " traceback = :traceback, worker_id = NULL, lease_expires_at = NULL,"
+    f" revision = revision + 1 {_FENCE}",
+    OutcomeKind.RELEASE: f"UPDATE lf_jobs SET status = {_CANCEL_INSTEAD},"
+    f" finished_at = {_FINISHED_IF_CANCELLED}, attempts = attempts - 1, worker_id = NULL,"
+    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
+}
+PROGRESS = (
+    "UPDATE lf_jobs SET progress = {greatest}(progress, :progress),"
+    f" message = COALESCE(:message, message), revision = revision + 1 {_FENCE}"
+)
+CANCEL_PENDING = (
+    "UPDATE lf_jobs SET status = 'cancelled', finished_at = :now, revision = revision + 1"
+    " WHERE id = :id AND status = 'pending'"
+)
+CANCEL_RUNNING = (
+    "UPDATE lf_jobs SET cancel_requested = TRUE, revision = revision + 1"
+    " WHERE id = :id AND status = 'running' AND NOT cancel_requested"
+)
+HELD = "SELECT id, cancel_requested FROM lf_jobs WHERE worker_id = :id AND status = 'running'"
+BEAT = (
+    "INSERT INTO lf_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)"
+    " VALUES (:id, :host, :pid, :queues, :concurrency, :started_at, :now)"
+    " ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, stopped_at = NULL"
+)
+EXTEND_LEASES = (
+    "UPDATE lf_jobs SET lease_expires_at = :lease WHERE worker_id = :id AND status = 'running'"
+)
+STOP_WORKER = "UPDATE lf_workers SET stopped_at = :now WHERE id = :id"
+WORKERS = (
+    "SELECT w.id, w.host, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,"
+    " w.stopped_at, (SELECT count(*) FROM lf_jobs j WHERE j.worker_id = w.id"
+    " AND j.status = 'running') FROM lf_workers w ORDER BY w.started_at DESC"
+)
+RESCUE = (
+    "UPDATE lf_jobs SET"
+    " status = CASE WHEN cancel_requested THEN 'cancelled'"
+    " WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,"
+    " finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN :now END,"
+    " error = CASE WHEN cancel_requested THEN error ELSE :error END,"
+    " worker_id = CASE WHEN cancel_requested OR attempts >= max_attempts THEN worker_id END,"
+    " lease_expires_at = NULL, revision = revision + 1"
+    " WHERE id IN (SELECT id FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
+    " ORDER BY id LIMIT :page) RETURNING status"
+)
+SWEEP_JOBS = (
+    "DELETE FROM lf_jobs WHERE id IN (SELECT id FROM lf_jobs WHERE finished_at < :before"
+    " ORDER BY finished_at LIMIT :page)"
+)
+SWEEP_WORKERS = "DELETE FROM lf_workers WHERE heartbeat_at < :before"
+HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_to_job(row: Row) -> Job:
+    result = row[9]
+    return Job(
+        id=row[0],
+        task=row[1],
+        queue=row[2],
+        status=JobStatus(row[3]),
+        args=json.loads(row[4]),
+        meta=json.loads(row[5]),
+        company_id=row[6],
+        progress=row[7],
+        message=row[8],
+        result=None if result is None else json.loads(result),
+        error=row[10],
+        traceback=row[11],
+        attempts=row[12],
+        max_attempts=row[13],
+        priority=row[14],
+        timeout=row[15],
+        run_at=row[16],
+        created_at=row[17],
+        started_at=row[18],
+        finished_at=row[19],
+        lease_expires_at=row[20],
+        worker_id=row[21],
+        idempotency_key=row[22],
+        concurrency_key=row[23],
+        concurrency_limit=row[24],
+        cancel_requested=bool(row[25]),
+        revision=row[26],
+    )
+
+
+def pending_job(new: NewJob) -> Job:
+    """The row a fresh insert produced, built locally instead of read back."""
+    return Job(
+        id=new.id, task=new.task, queue=new.queue, status=JobStatus.PENDING, args=new.args,
+        meta=new.meta, company_id=new.company_id, progress=0, message=None, result=None,
+        error=None, traceback=None, attempts=0, max_attempts=new.max_attempts,
+        priority=new.priority, timeout=new.timeout, run_at=new.run_at, created_at=new.created_at,
+        started_at=None, finished_at=None, lease_expires_at=None, worker_id=None,
+        idempotency_key=new.idempotency_key, concurrency_key=new.concurrency_key,
+        concurrency_limit=new.concurrency_limit, cancel_requested=False, revision=0,
+    )  # fmt: skip
+
+
+def insert_params(new: NewJob) -> dict[str, Any]:
+    return {
+        "id": new.id, "task": new.task, "queue": new.queue, "args": dumps(new.args),
+        "meta": dumps(new.meta), "company_id": new.company_id, "max_attempts": new.max_attempts,
+        "priority": new.priority, "timeout": new.timeout, "run_at": new.run_at,
+        "created_at": new.created_at, "idempotency_key": new.idempotency_key,
+        "concurrency_key": new.concurrency_key, "concurrency_limit": new.concurrency_limit,
+    }  # fmt: skip
+
+
+def outcome_params(o: Outcome) -> dict[str, Any]:
+    return {
+        "id": o.job_id, "worker": o.worker_id, "attempt": o.attempt, "at": o.at,
+        "result": None if o.result is None else dumps(o.result), "error": o.error,
+        "traceback": o.traceback, "retry_at": o.retry_at, "message": o.message,
+    }  # fmt: skip
+
+
+def list_query(flt: ListFilter) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {"limit": flt.limit}
+    for column, value in (
+        ("company_id", flt.company_id),
+        ("status", flt.status),
+        ("task", flt.task),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = :{column}")
+            params[column] = str(value)
+    if flt.cursor is not None:
+        clauses.append("id < :cursor")
+        params["cursor"] = flt.cursor
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    return f"SELECT {SELECT} FROM lf_jobs {where}ORDER BY id DESC LIMIT :limit", params
+
+
+@cache
+def to_pyformat(sql: str) -> str:
+    """``:name`` → ``%(name)s`` for drivers with the pyformat paramstyle."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+class SqlBackend(ABC, Generic[C]):
+    """Shared statements over a DB-API driver; engines fill in the abstract hooks."""
+
+    url: str
+    greatest: str
+    driver_errors: tuple[type[BaseException], ...]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.pool: Pool[C] = Pool(self.connect, self.close_connection, self.is_usable)
+
+    # --- engine hooks -------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> C: ...
+
+    @abstractmethod
+    def close_connection(self, conn: C) -> None: ...
+
+    @abstractmethod
+    def is_usable(self, conn: C) -> bool: ...
+
+    @abstractmethod
+    def write(self, conn: C) -> AbstractContextManager[None]:
+        """A write transaction on ``conn``, committed on success and rolled back on error."""
+
+    @abstractmethod
+    def sql(self, statement: str) -> str:
+        """The statement in the driver's paramstyle."""
+
+    @abstractmethod
+    def claim(self, conn: C, request: ClaimRequest) -> list[Job]: ...
+
+    @abstractmethod
+    def driver_connection(self, connection: object) -> C:
+        """The driver connection behind a caller's connection (DB-API or SQLAlchemy)."""
+
+    @abstractmethod
+    def announce(self, conn: C) -> None:
+        """Tell other processes, inside the current transaction, that work was enqueued."""
+
+    # --- helpers ------------------------------------------------------------------------
+    def execute(self, conn: C, statement: str, params: Any = ()) -> Any:
+        cursor = conn.cursor()  # type: ignore[attr-defined]
+        cursor.execute(self.sql(statement), params)
+        return cursor
+
+    def executemany(self, conn: C, statement: str, params: Sequence[Any]) -> None:
+        if params:
+            conn.cursor().executemany(self.sql(statement), params)  # type: ignore[attr-defined]
+
+    def run(self, fn: Callable[[C], Any], *, write: bool = True) -> Any:
+        """Run ``fn`` on a pooled connection, in a write transaction unless ``write=False``."""
+        from ..errors import BackendError
+
+        try:
+            with self.pool.connection() as conn:
+                if not write:
+                    return fn(conn)
+                with self.write(conn):
+                    return fn(conn)
+        except self.driver_errors as exc:
+            raise BackendError(f"{type(exc).__name__}: {exc}".strip()) from exc
+
+    # --- the Backend protocol -------------------------------------------------------------
+    def close(self) -> None:
+        self.pool.close()
+
+    def migrate(self) -> None:
+        from ..errors import BackendError
+        from ..migrate import HEAD, VERSION_TABLE, upgrade
+
+        try:
+            row = self.run(
+                lambda c: self.execute(c, f"SELECT version_num FROM {VERSION_TABLE}").fetchone(),
+                write=False,
+            )
+        except BackendError:
+            row = None
+        if row is None or row[0] != HEAD:
+            upgrade(self.url)
+
+    def insert(self, jobs: Sequence[NewJob], connection: object | None = None) -> list[Job]:
+        def insert_all(conn: C) -> list[Job]:
+            inserted: list[Job] = []
+            plain = [insert_params(j) for j in jobs if j.idempotency_key is None]
+            self.executemany(conn, INSERT_JOB, plain)
+            for job in jobs:
+                if job.idempotency_key is None:
+                    inserted.append(pending_job(job))
+                    continue
+                cursor = self.execute(conn, INSERT_JOB_IDEMPOTENT, insert_params(job))
+                if cursor.rowcount == 1:
+                    inserted.append(pending_job(job))
+                else:
+                    key = {"company_id": job.company_id, "key": job.idempotency_key}
+                    inserted.append(row_to_job(self.execute(conn, SELECT_BY_KEY, key).fetchone()))
+            self.announce(conn)
+            return inserted
+
+        if connection is not None:
+            from ..errors import BackendError
+
+            try:
+                return insert_all(self.driver_connection(connection))
+            except self.driver_errors as exc:
+                raise BackendError(str(exc)) from exc
+        result: list[Job] = self.run(insert_all)
+        self.wake_local()
+        return result
+
+    def get(self, job_id: str) -> Job | None:
+        row = self.run(lambda c: self.execute(c, SELECT_BY_ID, {"id": job_id}).fetchone(), write=False)
+        return None if row is None else row_to_job(row)
+
+    def list(self, flt: ListFilter) -> list[Job]:
+        statement, params = list_query(flt)
+        rows = self.run(lambda c: self.execute(c, statement, params).fetchall(), write=False)
+        return [row_to_job(r) for r in rows]
+
+    def cancel(self, job_id: str, now: float) -> Job | None:
+        def cancel(conn: C) -> Row | None:
+            self.execute(conn, CANCEL_PENDING, {"id": job_id, "now": now})
+            self.execute(conn, CANCEL_RUNNING, {"id": job_id})
+            return self.execute(conn, SELECT_BY_ID, {"id": job_id}).fetchone()  # type: ignore[no-any-return]
+
+        row = self.run(cancel)
+        self.wake_local()
+        return None if row is None else row_to_job(row)
+
+    def exchange(
+        self,
+        outcomes: Sequence[Outcome],
+        progress: Sequence[ProgressUpdate],
+        claim: ClaimRequest | None,
+    ) -> list[Job]:
+        if claim is not None and not outcomes and not progress and not self.has_ready(claim.now):
+            return []
+
+        def exchange(conn: C) -> list[Job]:
+            for kind, statement in FINISH.items():
+                self.executemany(
+                    conn, statement, [outcome_params(o) for o in outcomes if o.kind is kind]
+                )
+            self.executemany(
+                conn,
+                PROGRESS.format(greatest=self.greatest),
+                [
+                    {"id": p.job_id, "worker": p.worker_id, "attempt": p.attempt,
+                     "progress": p.progress, "message": p.message}
+                    for p in progress
+                ],
+            )  # fmt: skip
+            return self.claim(conn, claim) if claim is not None else []
+
+        claimed: list[Job] = self.run(exchange)
+        return claimed
+
+    def has_ready(self, now: float) -> bool:
+        return self.run(
+            lambda c: self.execute(c, HAS_READY, {"now": now}).fetchone() is not None, write=False
+        )  # type: ignore[no-any-return]
+
+    def held(self, worker_id: str) -> dict[str, bool]:
+        rows = self.run(lambda c: self.execute(c, HELD, {"id": worker_id}).fetchall(), write=False)
+        return {job_id: bool(flag) for job_id, flag in rows}
+
+    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, bool]:
+        params = {
+            "id": worker.id, "host": worker.host, "pid": worker.pid,
+            "queues": ",".join(worker.queues), "concurrency": worker.concurrency,
+            "started_at": worker.started_at, "now": worker.heartbeat_at, "lease": lease_until,
+        }  # fmt: skip
+
+        def beat(conn: C) -> dict[str, bool]:
+            self.execute(conn, BEAT, params)
+            self.execute(conn, EXTEND_LEASES, params)
+            rows = self.execute(conn, HELD, params).fetchall()
+            return {job_id: bool(flag) for job_id, flag in rows}
+
+        held: dict[str, bool] = self.run(beat)
+        return held
+
+    def stop_worker(self, worker_id: str, now: float) -> None:
+        self.run(lambda c: self.execute(c, STOP_WORKER, {"id": worker_id, "now": now}))
+
+    def workers(self) -> list[WorkerInfo]:
+        rows = self.run(lambda c: self.execute(c, WORKERS).fetchall(), write=False)
+        return [
+            WorkerInfo(
+                id=r[0], host=r[1], pid=r[2], queues=tuple(r[3].split(",")), concurrency=r[4],
+                started_at=r[5], heartbeat_at=r[6], stopped_at=r[7], running_jobs=r[8],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def rescue(self, now: float, page_size: int) -> RescueReport:
+        error = "The worker running this job stopped responding (no heartbeat); it was released."
+        counts = {"pending": 0, "failed": 0, "cancelled": 0}
+        while True:
+            params = {"now": now, "page": page_size, "error": error}
+            rows = self.run(lambda c: self.execute(c, RESCUE, params).fetchall())
+            for (status,) in rows:
+                counts[status] += 1
+            if len(rows) < page_size:
+                break
+        if counts["pending"]:
+            self.wake_local()
+        return RescueReport(counts["pending"], counts["failed"], counts["cancelled"])
+
+    def sweep(self, finished_before: float, page_size: int) -> int:
+        deleted = 0
+        while True:
+            params = {"before": finished_before, "page": page_size}
+            count = self.run(lambda c: self.execute(c, SWEEP_JOBS, params).rowcount)
+            deleted += count
+            if count < page_size:
+                break
+        self.run(lambda c: self.execute(c, SWEEP_WORKERS, {"before": finished_before}))
+        return deleted
+
+    def wake_local(self) -> None:
+        local_wake(self.url)
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,116 @@
+"""``JobContext``: what a running task sees of its job, and its cheap, throttled progress."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .errors import Cancelled
+from .models import Job, ProgressUpdate
+
+# At most ~4 writes a second per job; a final 100 % is written at once.
+PROGRESS_INTERVAL = 0.25
+
+
+class AbortReason(enum.Enum):
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+    SHUTDOWN = "worker shutting down"
+    LOST = "worker lost its hold on the job"
+
+
+class JobContext:
+    """Passed as the first argument of every task.
+
+    ``progress`` only records the value in memory and, at most every 250 ms, asks the worker to
+    write it; calling it in a tight loop is cheap. It raises ``Cancelled`` once the job is
+    cancelled (or timed out, or the worker is stopping), which is how a running task stops.
+    """
+
+    __slots__ = (
+        "_abort",
+        "_flushed_at",
+        "_message",
+        "_on_urgent",
+        "_progress",
+        "_worker_id",
+        "dirty",
+        "job",
+    )
+
+    def __init__(self, job: Job, worker_id: str, on_urgent: Callable[[], None]) -> None:
+        self.job = job
+        self._worker_id = worker_id
+        self._on_urgent = on_urgent
+        self._progress = 0
+        self._message: str | None = None
+        self._abort: AbortReason | None = None
+        self._flushed_at = time.monotonic()
+        self.dirty = False
+
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.job.meta
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._abort is not None
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Report ``percent`` (0–100, never going back) and an optional message."""
+        if self._abort is not None:
+            raise Cancelled(f"job {self.job.id} {self._abort.value}")
+        value = min(100, max(self._progress, int(percent)))
+        if value == self._progress and (message is None or message == self._message):
+            return
+        self._progress = value
+        if message is not None:
+            self._message = message
+        self.dirty = True
+        if value == 100 or time.monotonic() - self._flushed_at >= PROGRESS_INTERVAL:
+            self._on_urgent()
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the job was cancelled; call it in long loops without progress."""
+        if self._abort is not None:
+            raise Cancelled(f"job {self.job.id} {self._abort.value}")
+
+    # --- used by the worker -----------------------------------------------------------------
+    def abort(self, reason: AbortReason) -> None:
+        if self._abort is None:
+            self._abort = reason
+
+    @property
+    def abort_reason(self) -> AbortReason | None:
+        return self._abort
+
+    @property
+    def last_message(self) -> str | None:
+        return self._message
+
+    def take_update(self, now: float, force: bool = False) -> ProgressUpdate | None:
+        """The pending write, if one is due (every 250 ms, or at once at 100 %)."""
+        if not self.dirty:
+            return None
+        if not force and self._progress < 100 and now - self._flushed_at < PROGRESS_INTERVAL:
+            return None
+        self.dirty = False
+        self._flushed_at = now
+        return ProgressUpdate(
+            self.job.id, self._worker_id, self.job.attempts, self._progress, self._message
+        )
+
+    def due_in(self, now: float) -> float | None:
+        if not self.dirty:
+            return None
+        return max(0.0, self._flushed_at + PROGRESS_INTERVAL - now)

@@ -1,0 +1,151 @@
+"""The runtime's tables, declared once for every engine.
+
+Timestamps are stored as seconds since the epoch (double precision) on both engines: the SQL
+that compares them is identical everywhere, with no time-zone conversions, and the clock is
+the workers' own (hosts are expected to run NTP; leases are tens of seconds, so small skew is
+harmless). JSON is stored as text for the same reason.
+
+Invariants live here, not only in code: a CHECK keeps ``finished_at`` set exactly for the
+final states, and a partial unique index keeps an idempotency key unique per company.
+"""
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+FINAL = "('complete', 'failed', 'cancelled')"
+
+jobs = Table(
+    "lf_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("queue", String(64), nullable=False, server_default="default"),
+    Column("task", String(200), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("args", Text, nullable=False, server_default="{}"),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    Column("company_id", String(200), nullable=False, server_default=""),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("message", Text),
+    Column("result", Text),
+    Column("error", Text),
+    Column("traceback", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="1"),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("timeout", Float(53), nullable=False, server_default="600"),
+    Column("run_at", Float(53), nullable=False),
+    Column("created_at", Float(53), nullable=False),
+    Column("started_at", Float(53)),
+    Column("finished_at", Float(53)),
+    Column("lease_expires_at", Float(53)),
+    Column("worker_id", String(32)),
+    Column("idempotency_key", String(200)),
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'complete', 'failed', 'cancelled')", name="lf_jobs_status"
+    ),
+    CheckConstraint(f"(status IN {FINAL}) = (finished_at IS NOT NULL)", name="lf_jobs_finished_at"),
+    CheckConstraint(
+        "status <> 'running' OR (started_at IS NOT NULL AND worker_id IS NOT NULL"
+        " AND lease_expires_at IS NOT NULL)",
+        name="lf_jobs_running_is_held",
+    ),
+    CheckConstraint("progress BETWEEN 0 AND 100", name="lf_jobs_progress"),
+    CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="lf_jobs_attempts"),
+    CheckConstraint(
+        "concurrency_limit IS NULL OR concurrency_limit >= 1", name="lf_jobs_concurrency_limit"
+    ),
+)
+
+Index(
+    "lf_jobs_claim",
+    jobs.c.queue,
+    jobs.c.priority.desc(),
+    jobs.c.run_at,
+    jobs.c.id,
+    sqlite_where=text("status = 'pending' AND concurrency_key IS NULL"),
+    postgresql_where=text("status = 'pending' AND concurrency_key IS NULL"),
+)
+Index(
+    "lf_jobs_claim_keyed",
+    jobs.c.concurrency_key,
+    jobs.c.priority.desc(),
+    jobs.c.run_at,
+    jobs.c.id,
+    sqlite_where=text("status = 'pending' AND concurrency_key IS NOT NULL"),
+    postgresql_where=text("status = 'pending' AND concurrency_key IS NOT NULL"),
+)
+Index(
+    "lf_jobs_running",
+    jobs.c.worker_id,
+    sqlite_where=text("status = 'running'"),
+    postgresql_where=text("status = 'running'"),
+)
+Index(
+    "lf_jobs_running_keyed",
+    jobs.c.concurrency_key,
+    sqlite_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+    postgresql_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+)
+Index(
+    "lf_jobs_lease",
+    jobs.c.lease_expires_at,
+    sqlite_where=text("status = 'running'"),
+    postgresql_where=text("status = 'running'"),
+)
+Index(
+    "lf_jobs_finished",
+    jobs.c.finished_at,
+    sqlite_where=text("finished_at IS NOT NULL"),
+    postgresql_where=text("finished_at IS NOT NULL"),
+)
+Index("lf_jobs_company", jobs.c.company_id, jobs.c.id)
+Index("lf_jobs_company_status", jobs.c.company_id, jobs.c.status, jobs.c.id)
+Index(
+    "lf_jobs_idempotency",
+    jobs.c.company_id,
+    jobs.c.idempotency_key,
+    unique=True,
+    sqlite_where=text("idempotency_key IS NOT NULL"),
+    postgresql_where=text("idempotency_key IS NOT NULL"),
+)
+
+workers = Table(
+    "lf_workers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("queues", Text, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("started_at", Float(53), nullable=False),
+    Column("heartbeat_at", Float(53), nullable=False),
+    Column("stopped_at", Float(53)),
+)
+Index("lf_workers_heartbeat", workers.c.heartbeat_at)
+
+# One row per maintenance role on engines without advisory locks (SQLite): whoever holds an
+# unexpired lease runs that role.
+leases = Table(
+    "lf_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(32), nullable=False),
+    Column("expires_at", Float(53), nullable=False),
+)

@@ -1,0 +1,326 @@
+"""``Worker``: executor threads fed by one coordinator thread that does all database writes.
+
+The coordinator batches: every wake-up it writes the finished attempts and due progress of
+every executor and claims new jobs for the free slots, all in one transaction. Executors only
+run task code. A job that outlives its timeout is failed, and its thread is abandoned (Python
+cannot kill a thread) and replaced, so the slot is free again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING
+
+from .backend import ClaimRequest
+from .context import AbortReason, JobContext
+from .errors import BackendError
+from .ids import new_worker_id
+from .maintenance import Maintenance
+from .models import Job, Outcome, OutcomeKind, WorkerInfo
+from .runner import run_job
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+log = logging.getLogger("ledgerflow.jobs.worker")
+CANCEL_POLL = 0.2
+RETRY_AFTER_ERROR = 1.0
+FAST_JOB = 0.01  # jobs shorter than this get a prefetched batch
+
+
+@dataclass(eq=False)
+class _Slot:
+    retired: bool = False
+
+
+@dataclass(eq=False)
+class _Held:
+    ctx: JobContext
+    started: float | None = None
+    slot: _Slot | None = field(default=None)
+
+
+class Worker:
+    """Runs jobs from ``queues`` with ``concurrency`` threads until ``stop()`` or SIGTERM."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        queues: Sequence[str] = ("default",),
+        concurrency: int | None = None,
+        heartbeat_interval: float | None = None,
+        worker_timeout: float | None = None,
+        shutdown_grace: float | None = None,
+        poll_interval: float | None = None,
+        maintenance: bool = True,
+        batch_size: int = 64,
+    ) -> None:
+        settings = queue.settings
+        self.queue = queue
+        self.backend = queue.backend
+        self.id = new_worker_id()
+        self.queues = tuple(queues)
+        self.concurrency = concurrency if concurrency is not None else settings.worker_threads
+        self.heartbeat_interval = heartbeat_interval or settings.heartbeat_interval
+        self.worker_timeout = worker_timeout or settings.worker_timeout
+        self.shutdown_grace = settings.shutdown_grace if shutdown_grace is None else shutdown_grace
+        self.poll_interval = poll_interval or settings.poll_interval
+        self.batch_size = batch_size
+        self.started_at = time.time()
+        self._maintenance = (
+            Maintenance(
+                self.backend, self.id, max(0.2, min(5.0, self.worker_timeout / 10)), settings.job_ttl
+            )
+            if maintenance
+            else None
+        )
+        self._wake = threading.Event()
+        self._signals = 0
+        self._signals_seen = -1
+        self._inbox: SimpleQueue[_Held | None] = SimpleQueue()
+        self._outbox: SimpleQueue[tuple[_Held, Outcome | None]] = SimpleQueue()
+        self._held: dict[str, _Held] = {}
+        self._unwritten: list[Outcome] = []
+        self._stopping = threading.Event()
+        self._done = threading.Event()
+        self._executors: list[threading.Thread] = []
+        self._avg_runtime = 1.0
+        self._last_beat = time.monotonic()
+        self.processed = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Worker:
+        self._beat()
+        self._watcher = self.backend.watch(self._signal)
+        for _ in range(self.concurrency):
+            self._add_executor()
+        self._coordinator = threading.Thread(target=self._coordinate, name="lf-coordinator", daemon=True)
+        self._coordinator.start()
+        if self._maintenance is not None:
+            self._maintenance.start()
+        log.info("worker %s started: %d threads on queues %s", self.id, self.concurrency, self.queues)
+        return self
+
+    def stop(self, grace: float | None = None, wait: bool = True) -> None:
+        """Stop claiming, let running jobs finish for ``grace`` seconds, release the rest."""
+        if grace is not None:
+            self.shutdown_grace = grace
+        self._stopping.set()
+        self._wake.set()
+        if wait:
+            self._done.wait()
+
+    def run_forever(self) -> None:
+        """Start and block until SIGTERM or SIGINT, then stop gracefully."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop(wait=False))
+        self.start()
+        while not self._done.wait(0.5):
+            pass
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> int:
+        return len(self._held)
+
+    # --- executor threads --------------------------------------------------------------------
+    def _add_executor(self) -> None:
+        slot = _Slot()
+        thread = threading.Thread(target=self._execute, args=(slot,), name="lf-executor", daemon=True)
+        self._executors.append(thread)
+        thread.start()
+
+    def _execute(self, slot: _Slot) -> None:
+        while True:
+            held = self._inbox.get()
+            if held is None:
+                return
+            held.slot = slot
+            held.started = time.monotonic()
+            self._outbox.put((held, run_job(held.ctx, self.id)))
+            self._wake.set()
+            if slot.retired:
+                return
+
+    def _signal(self) -> None:
+        self._signals += 1
+        self._wake.set()
+
+    # --- the coordinator ---------------------------------------------------------------------
+    def _coordinate(self) -> None:
+        next_cancel_poll = next_beat = last_claim = 0.0
+        retry_at = 0.0
+        shutdown_deadline: float | None = None
+        while True:
+            self._wake.wait(self._wait_time())
+            self._wake.clear()
+            now = time.monotonic()
+            self._collect_outcomes(now)
+            self._enforce_timeouts(now)
+            if self._stopping.is_set() and shutdown_deadline is None:
+                shutdown_deadline = now + self.shutdown_grace
+                self._release_unstarted()
+            if shutdown_deadline is not None and (not self._held or now >= shutdown_deadline):
+                self._release_all()
+            claim = None
+            if shutdown_deadline is None and now >= retry_at:
+                claim = self._claim_request(now - last_claim >= self.poll_interval)
+            progress = [u for h in self._held.values() if (u := h.ctx.take_update(now))]
+            if claim is not None or progress or self._unwritten:
+                signals = self._signals
+                try:
+                    jobs = self.backend.exchange(self._unwritten, progress, claim)
+                except BackendError as exc:
+                    log.warning("worker %s could not reach the database: %s", self.id, exc)
+                    retry_at = now + RETRY_AFTER_ERROR
+                    jobs = []
+                else:
+                    self._unwritten = []
+                    if claim is not None:
+                        last_claim = now
+                        if len(jobs) < claim.limit:
+                            self._signals_seen = signals
+                        self._dispatch(jobs)
+            if shutdown_deadline is not None and not self._held:
+                # Give unwritten outcomes a few tries; after that the rescuer will settle them.
+                if not self._unwritten or now > shutdown_deadline + self.worker_timeout / 2:
+                    break
+            if self._held and now >= next_cancel_poll:
+                next_cancel_poll = now + CANCEL_POLL
+                self._reconcile(lambda: self.backend.held(self.id))
+            if now >= next_beat:
+                next_beat = now + self.heartbeat_interval
+                self._beat()
+        self._finish()
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        wait = self.poll_interval
+        for held in self._held.values():
+            due = held.ctx.due_in(now)
+            if due is not None:
+                wait = min(wait, due)
+            if held.started is not None:
+                wait = min(wait, held.started + held.ctx.job.timeout - now)
+        if self._held:
+            wait = min(wait, CANCEL_POLL)
+        return max(wait, 0.0)
+
+    def _claim_request(self, poll_due: bool) -> ClaimRequest | None:
+        if not poll_due and self._signals == self._signals_seen:
+            return None
+        prefetch = self.concurrency if self._avg_runtime < FAST_JOB else 0
+        free = min(self.batch_size, self.concurrency + prefetch - len(self._held))
+        if free <= 0:
+            return None
+        now = time.time()
+        return ClaimRequest(self.id, self.queues, free, now, now + self.worker_timeout)
+
+    def _dispatch(self, jobs: list[Job]) -> None:
+        jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+        for job in jobs:
+            held = _Held(JobContext(job, self.id, self._wake.set))
+            self._held[job.id] = held
+            self._inbox.put(held)
+
+    def _collect_outcomes(self, now: float) -> None:
+        while True:
+            try:
+                held, outcome = self._outbox.get_nowait()
+            except Empty:
+                return
+            job_id = held.ctx.job.id
+            if self._held.get(job_id) is not held:
+                continue  # already settled here: timed out, lost or released
+            del self._held[job_id]
+            self.processed += 1
+            if held.started is not None:
+                self._avg_runtime = 0.9 * self._avg_runtime + 0.1 * (now - held.started)
+            if outcome is not None:
+                self._unwritten.append(outcome)
+
+    def _settle(self, held: _Held, reason: AbortReason, kind: OutcomeKind, error: str | None) -> None:
+        held.ctx.abort(reason)
+        job = held.ctx.job
+        del self._held[job.id]
+        self._unwritten.append(Outcome(job.id, self.id, job.attempts, kind, time.time(), error=error))
+
+    def _enforce_timeouts(self, now: float) -> None:
+        for held in list(self._held.values()):
+            timeout = held.ctx.job.timeout
+            if held.started is not None and now - held.started >= timeout:
+                error = f"Timed out after {timeout:g} s."
+                self._settle(held, AbortReason.TIMED_OUT, OutcomeKind.FAILED, error)
+                if held.slot is not None:
+                    held.slot.retired = True
+                self._add_executor()
+
+    def _release_unstarted(self) -> None:
+        while True:
+            try:
+                held = self._inbox.get_nowait()
+            except Empty:
+                return
+            if held is not None:
+                self._settle(held, AbortReason.SHUTDOWN, OutcomeKind.RELEASE, None)
+
+    def _release_all(self) -> None:
+        for held in list(self._held.values()):
+            self._settle(held, AbortReason.SHUTDOWN, OutcomeKind.RELEASE, None)
+
+    def _reconcile(self, read_held: Callable[[], dict[str, bool]]) -> bool:
+        """Apply what the database says this worker holds: cancel requests and lost jobs."""
+        try:
+            in_db = read_held()
+        except BackendError as exc:
+            log.warning("worker %s could not read its jobs: %s", self.id, exc)
+            return False
+        for job_id, held in list(self._held.items()):
+            if job_id not in in_db:
+                held.ctx.abort(AbortReason.LOST)
+                del self._held[job_id]
+            elif in_db[job_id]:
+                held.ctx.abort(AbortReason.CANCELLED)
+        return True
+
+    def _beat(self) -> None:
+        now = time.time()
+        info = WorkerInfo(
+            self.id, socket.gethostname(), os.getpid(), self.queues, self.concurrency,
+            self.started_at, now,
+        )  # fmt: skip
+        if self._reconcile(lambda: self.backend.heartbeat(info, now + self.worker_timeout)):
+            self._last_beat = time.monotonic()
+        elif time.monotonic() - self._last_beat > 0.8 * self.worker_timeout:
+            # Our leases are about to expire and the rescuer will hand these jobs to another
+            # worker: stop them here so that no job runs twice at once.
+            for held in self._held.values():
+                held.ctx.abort(AbortReason.LOST)
+            self._held.clear()
+
+    def _finish(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.stop()
+        for _ in self._executors:
+            self._inbox.put(None)
+        self._watcher.close()
+        try:
+            self.backend.stop_worker(self.id, time.time())
+        except BackendError as exc:
+            log.warning("worker %s could not record its stop: %s", self.id, exc)
+        log.info("worker %s stopped after %d jobs", self.id, self.processed)
+        self._done.set()
