@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck bench services install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip uv
+	@$(VENV)/bin/uv pip install -q --python $(PY) -e ".[dev,bench]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@bash scripts/services.sh
+
+run: install
+	$(PY) -m ledgerflow.cli demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
+
+typecheck: install
+	$(VENV)/bin/mypy --strict src/ledgerflow
+
+test: install services lint typecheck
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: install services
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
