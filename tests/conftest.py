@@ -54,7 +54,9 @@ def new_pg_schema(database_url: str) -> tuple[str, str]:
 
 
 @pytest.fixture(params=ENGINES)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh, empty database URL, once per engine."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "test.db"

@@ -72,7 +72,9 @@ def _watch(queue: Queue, job_ids: list[str], console: Console) -> None:
             for job_id, bar in bars.items():
                 job = queue.get(job_id)
                 text = job.error or job.message or ""
-                progress.update(bar, completed=job.progress, description=text, status=job.status.value)
+                progress.update(
+                    bar, completed=job.progress, description=text, status=job.status.value
+                )
                 final += job.is_final
             if final == len(bars):
                 break

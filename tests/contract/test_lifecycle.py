@@ -141,7 +141,9 @@ def test_list_filters_and_pages(queue: Queue) -> None:
             break
         cursor = page.next_cursor
     assert [len(p) for p in pages] == [3, 3, 1]
-    assert sum(pages, []) == sorted(ids, reverse=True), "newest first, no gaps or repeats"
+    assert [i for p in pages for i in p] == sorted(ids, reverse=True), (
+        "newest first, no gaps or repeats"
+    )
     cancelled = queue.list(company_id="acme", status="cancelled").jobs
     assert [j.id for j in cancelled] == [ids[0]]
     assert queue.list(task="t.echo", limit=500).jobs.__len__() == 8

@@ -1,4 +1,4 @@
-"""Bring a database to the runtime's current schema with Alembic (idempotent, cheap when current)."""
+"""Bring a database to the runtime's schema with Alembic (idempotent; cheap when current)."""
 
 from __future__ import annotations
 

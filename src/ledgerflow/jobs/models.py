@@ -11,7 +11,7 @@ JSON = Any
 
 
 class JobStatus(enum.StrEnum):
-    """``pending → running → complete | failed | cancelled`` (running may go back to pending on retry)."""
+    """``pending → running → complete | failed | cancelled``; a retry goes back to pending."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -98,7 +98,7 @@ class OutcomeKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How one attempt ended. Applied only if the job is still held by ``worker_id`` at ``attempt``."""
+    """How one attempt ended; applied only while `worker_id` still holds the job at `attempt`."""
 
     job_id: str
     worker_id: str

@@ -82,9 +82,19 @@ class Queue:
         written in the caller's transaction: it exists if and only if that transaction commits.
         """
         new = self._new_job(
-            _options(task), args, meta, idempotency_key, priority, run_at, delay,
-            concurrency_key, concurrency_limit, queue, max_attempts, timeout,
-        )  # fmt: skip
+            _options(task),
+            args,
+            meta=meta,
+            idempotency_key=idempotency_key,
+            priority=priority,
+            run_at=run_at,
+            delay=delay,
+            concurrency_key=concurrency_key,
+            concurrency_limit=concurrency_limit,
+            queue=queue,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
         return self.backend.insert([new], connection=connection)[0]
 
     def enqueue_many(
@@ -103,9 +113,14 @@ class Queue:
         options = _options(task)
         jobs = [
             self._new_job(
-                options, dict(a), meta, None, priority, None, None, concurrency_key,
-                concurrency_limit, queue, None, None,
-            )  # fmt: skip
+                options,
+                dict(a),
+                meta=meta,
+                priority=priority,
+                concurrency_key=concurrency_key,
+                concurrency_limit=concurrency_limit,
+                queue=queue,
+            )
             for a in args
         ]
         if connection is not None:
@@ -125,7 +140,9 @@ class Queue:
         """Enqueue a fresh copy of a failed or cancelled job; returns the new job."""
         old = self.get(job_id)
         if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-            raise ConfigurationError(f"only failed or cancelled jobs can be retried, not {old.status}")
+            raise ConfigurationError(
+                f"only failed or cancelled jobs can be retried, not {old.status}"
+            )
         meta = {**old.meta, "retry_of": old.id}
         return self.enqueue(
             old.task, meta=meta, priority=old.priority, queue=old.queue,
@@ -158,7 +175,7 @@ class Queue:
             limit=limit + 1,
             cursor=cursor,
         )
-        jobs = self.backend.list(flt)
+        jobs = self.backend.list_jobs(flt)
         more = len(jobs) > limit
         jobs = jobs[:limit]
         return JobPage(jobs, jobs[-1].id if more else None)
@@ -174,16 +191,17 @@ class Queue:
         self,
         options: TaskOptions,
         args: dict[str, Any],
-        meta: Mapping[str, Any] | None,
-        idempotency_key: str | None,
-        priority: int | None,
-        run_at: float | None,
-        delay: float | None,
-        concurrency_key: str | None,
-        concurrency_limit: int | None,
-        queue: str | None,
-        max_attempts: int | None,
-        timeout: float | None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        run_at: float | None = None,
+        delay: float | None = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
     ) -> NewJob:
         clashing = RESERVED_ARGUMENTS & args.keys()
         if clashing:

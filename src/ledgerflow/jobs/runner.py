@@ -15,7 +15,8 @@ from .registry import find_task
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: base·2^(attempt-1), capped, then scaled by 0.5–1.0."""
-    return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)
+    delay: float = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * random.uniform(0.5, 1.0)
 
 
 def run_job(ctx: JobContext, worker_id: str) -> Outcome | None:
@@ -55,5 +56,7 @@ def run_job(ctx: JobContext, worker_id: str) -> Outcome | None:
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
-        return outcome(OutcomeKind.FAILED, error=f"The task returned a result that is not JSON: {exc}")
+        return outcome(
+            OutcomeKind.FAILED, error=f"The task returned a result that is not JSON: {exc}"
+        )
     return outcome(OutcomeKind.COMPLETE, result=result, message=ctx.last_message)

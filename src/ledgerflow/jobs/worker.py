@@ -78,7 +78,10 @@ class Worker:
         self.started_at = time.time()
         self._maintenance = (
             Maintenance(
-                self.backend, self.id, max(0.2, min(5.0, self.worker_timeout / 10)), settings.job_ttl
+                self.backend,
+                self.id,
+                max(0.2, min(5.0, self.worker_timeout / 10)),
+                settings.job_ttl,
             )
             if maintenance
             else None
@@ -103,11 +106,15 @@ class Worker:
         self._watcher = self.backend.watch(self._signal)
         for _ in range(self.concurrency):
             self._add_executor()
-        self._coordinator = threading.Thread(target=self._coordinate, name="lf-coordinator", daemon=True)
+        self._coordinator = threading.Thread(
+            target=self._coordinate, name="lf-coordinator", daemon=True
+        )
         self._coordinator.start()
         if self._maintenance is not None:
             self._maintenance.start()
-        log.info("worker %s started: %d threads on queues %s", self.id, self.concurrency, self.queues)
+        log.info(
+            "worker %s started: %d threads on queues %s", self.id, self.concurrency, self.queues
+        )
         return self
 
     def stop(self, grace: float | None = None, wait: bool = True) -> None:
@@ -140,7 +147,9 @@ class Worker:
     # --- executor threads --------------------------------------------------------------------
     def _add_executor(self) -> None:
         slot = _Slot()
-        thread = threading.Thread(target=self._execute, args=(slot,), name="lf-executor", daemon=True)
+        thread = threading.Thread(
+            target=self._execute, args=(slot,), name="lf-executor", daemon=True
+        )
         self._executors.append(thread)
         thread.start()
 
@@ -195,10 +204,13 @@ class Worker:
                         if len(jobs) < claim.limit:
                             self._signals_seen = signals
                         self._dispatch(jobs)
-            if shutdown_deadline is not None and not self._held:
-                # Give unwritten outcomes a few tries; after that the rescuer will settle them.
-                if not self._unwritten or now > shutdown_deadline + self.worker_timeout / 2:
-                    break
+            # On shutdown, unwritten outcomes get a few tries; after that the rescuer settles them.
+            if (
+                shutdown_deadline is not None
+                and not self._held
+                and (not self._unwritten or now > shutdown_deadline + self.worker_timeout / 2)
+            ):
+                break
             if self._held and now >= next_cancel_poll:
                 next_cancel_poll = now + CANCEL_POLL
                 self._reconcile(lambda: self.backend.held(self.id))
@@ -253,11 +265,15 @@ class Worker:
             if outcome is not None:
                 self._unwritten.append(outcome)
 
-    def _settle(self, held: _Held, reason: AbortReason, kind: OutcomeKind, error: str | None) -> None:
+    def _settle(
+        self, held: _Held, reason: AbortReason, kind: OutcomeKind, error: str | None
+    ) -> None:
         held.ctx.abort(reason)
         job = held.ctx.job
         del self._held[job.id]
-        self._unwritten.append(Outcome(job.id, self.id, job.attempts, kind, time.time(), error=error))
+        self._unwritten.append(
+            Outcome(job.id, self.id, job.attempts, kind, time.time(), error=error)
+        )
 
     def _enforce_timeouts(self, now: float) -> None:
         for held in list(self._held.values()):

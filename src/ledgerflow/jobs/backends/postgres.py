@@ -10,7 +10,7 @@ it is released the moment that process dies.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,7 +106,7 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         }  # fmt: skip
         return [row_to_job(r) for r in conn.execute(_CLAIM, params).fetchall()]
 
-    def insert_bulk(self, jobs: list[NewJob]) -> int:  # type: ignore[override]
+    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
         def copy(conn: psycopg.Connection[Any]) -> None:
             with conn.cursor().copy(
                 f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"

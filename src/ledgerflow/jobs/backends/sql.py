@@ -30,19 +30,55 @@ from ..notify import local_wake
 from .pool import Pool
 
 C = TypeVar("C")
+T = TypeVar("T")
 Row = Sequence[Any]
 
 COLUMNS = (
-    "id", "task", "queue", "status", "args", "meta", "company_id", "progress", "message",
-    "result", "error", "traceback", "attempts", "max_attempts", "priority", "timeout", "run_at",
-    "created_at", "started_at", "finished_at", "lease_expires_at", "worker_id", "idempotency_key",
-    "concurrency_key", "concurrency_limit", "cancel_requested", "revision",
-)  # fmt: skip
+    "id",
+    "task",
+    "queue",
+    "status",
+    "args",
+    "meta",
+    "company_id",
+    "progress",
+    "message",
+    "result",
+    "error",
+    "traceback",
+    "attempts",
+    "max_attempts",
+    "priority",
+    "timeout",
+    "run_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "lease_expires_at",
+    "worker_id",
+    "idempotency_key",
+    "concurrency_key",
+    "concurrency_limit",
+    "cancel_requested",
+    "revision",
+)
 SELECT = ", ".join(COLUMNS)
 INSERT_COLUMNS = (
-    "id", "task", "queue", "args", "meta", "company_id", "max_attempts", "priority", "timeout",
-    "run_at", "created_at", "idempotency_key", "concurrency_key", "concurrency_limit",
-)  # fmt: skip
+    "id",
+    "task",
+    "queue",
+    "args",
+    "meta",
+    "company_id",
+    "max_attempts",
+    "priority",
+    "timeout",
+    "run_at",
+    "created_at",
+    "idempotency_key",
+    "concurrency_key",
+    "concurrency_limit",
+)
 _INSERT = (
     f"INSERT INTO lf_jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in INSERT_COLUMNS)})"
@@ -52,7 +88,9 @@ INSERT_JOB_IDEMPOTENT = (
     _INSERT + " ON CONFLICT (company_id, idempotency_key)"
     " WHERE idempotency_key IS NOT NULL DO NOTHING"
 )
-SELECT_BY_KEY = f"SELECT {SELECT} FROM lf_jobs WHERE company_id = :company_id AND idempotency_key = :key"
+SELECT_BY_KEY = (
+    f"SELECT {SELECT} FROM lf_jobs WHERE company_id = :company_id AND idempotency_key = :key"
+)
 SELECT_BY_ID = f"SELECT {SELECT} FROM lf_jobs WHERE id = :id"
 
 # Every write from a worker is fenced: it applies only while the job is still held by that
@@ -61,11 +99,12 @@ _FENCE = "WHERE id = :id AND worker_id = :worker AND attempts = :attempt AND sta
 _CANCEL_INSTEAD = "CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END"
 _FINISHED_IF_CANCELLED = "CASE WHEN cancel_requested THEN :at END"
 FINISH = {
-    OutcomeKind.COMPLETE: "UPDATE lf_jobs SET status = 'complete', progress = 100, result = :result,"
-    " message = COALESCE(:message, message), finished_at = :at, lease_expires_at = NULL,"
+    OutcomeKind.COMPLETE: "UPDATE lf_jobs SET status = 'complete', progress = 100,"
+    " result = :result, message = COALESCE(:message, message), finished_at = :at,"
+    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
+    OutcomeKind.FAILED: "UPDATE lf_jobs SET status = 'failed', error = :error,"
+    " traceback = :traceback, finished_at = :at, lease_expires_at = NULL,"
     f" revision = revision + 1 {_FENCE}",
-    OutcomeKind.FAILED: "UPDATE lf_jobs SET status = 'failed', error = :error, traceback = :traceback,"
-    f" finished_at = :at, lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
     OutcomeKind.CANCELLED: "UPDATE lf_jobs SET status = 'cancelled', finished_at = :at,"
     f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
     OutcomeKind.RETRY: f"UPDATE lf_jobs SET status = {_CANCEL_INSTEAD},"
@@ -162,36 +201,72 @@ def row_to_job(row: Row) -> Job:
 def pending_job(new: NewJob) -> Job:
     """The row a fresh insert produced, built locally instead of read back."""
     return Job(
-        id=new.id, task=new.task, queue=new.queue, status=JobStatus.PENDING, args=new.args,
-        meta=new.meta, company_id=new.company_id, progress=0, message=None, result=None,
-        error=None, traceback=None, attempts=0, max_attempts=new.max_attempts,
-        priority=new.priority, timeout=new.timeout, run_at=new.run_at, created_at=new.created_at,
-        started_at=None, finished_at=None, lease_expires_at=None, worker_id=None,
-        idempotency_key=new.idempotency_key, concurrency_key=new.concurrency_key,
-        concurrency_limit=new.concurrency_limit, cancel_requested=False, revision=0,
-    )  # fmt: skip
+        id=new.id,
+        task=new.task,
+        queue=new.queue,
+        status=JobStatus.PENDING,
+        args=new.args,
+        meta=new.meta,
+        company_id=new.company_id,
+        progress=0,
+        message=None,
+        result=None,
+        error=None,
+        traceback=None,
+        attempts=0,
+        max_attempts=new.max_attempts,
+        priority=new.priority,
+        timeout=new.timeout,
+        run_at=new.run_at,
+        created_at=new.created_at,
+        started_at=None,
+        finished_at=None,
+        lease_expires_at=None,
+        worker_id=None,
+        idempotency_key=new.idempotency_key,
+        concurrency_key=new.concurrency_key,
+        concurrency_limit=new.concurrency_limit,
+        cancel_requested=False,
+        revision=0,
+    )
 
 
 def insert_params(new: NewJob) -> dict[str, Any]:
     return {
-        "id": new.id, "task": new.task, "queue": new.queue, "args": dumps(new.args),
-        "meta": dumps(new.meta), "company_id": new.company_id, "max_attempts": new.max_attempts,
-        "priority": new.priority, "timeout": new.timeout, "run_at": new.run_at,
-        "created_at": new.created_at, "idempotency_key": new.idempotency_key,
-        "concurrency_key": new.concurrency_key, "concurrency_limit": new.concurrency_limit,
-    }  # fmt: skip
+        "id": new.id,
+        "task": new.task,
+        "queue": new.queue,
+        "args": dumps(new.args),
+        "meta": dumps(new.meta),
+        "company_id": new.company_id,
+        "max_attempts": new.max_attempts,
+        "priority": new.priority,
+        "timeout": new.timeout,
+        "run_at": new.run_at,
+        "created_at": new.created_at,
+        "idempotency_key": new.idempotency_key,
+        "concurrency_key": new.concurrency_key,
+        "concurrency_limit": new.concurrency_limit,
+    }
 
 
 def outcome_params(o: Outcome) -> dict[str, Any]:
     return {
-        "id": o.job_id, "worker": o.worker_id, "attempt": o.attempt, "at": o.at,
-        "result": None if o.result is None else dumps(o.result), "error": o.error,
-        "traceback": o.traceback, "retry_at": o.retry_at, "message": o.message,
-    }  # fmt: skip
+        "id": o.job_id,
+        "worker": o.worker_id,
+        "attempt": o.attempt,
+        "at": o.at,
+        "result": None if o.result is None else dumps(o.result),
+        "error": o.error,
+        "traceback": o.traceback,
+        "retry_at": o.retry_at,
+        "message": o.message,
+    }
 
 
-def list_query(flt: ListFilter) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {"limit": flt.limit}
+def list_query(flt: ListFilter) -> tuple[str, dict[str, object]]:
+    clauses: list[str] = []
+    params: dict[str, object] = {"limit": flt.limit}
     for column, value in (
         ("company_id", flt.company_id),
         ("status", flt.status),
@@ -263,7 +338,7 @@ class SqlBackend(ABC, Generic[C]):
         if params:
             conn.cursor().executemany(self.sql(statement), params)  # type: ignore[attr-defined]
 
-    def run(self, fn: Callable[[C], Any], *, write: bool = True) -> Any:
+    def run(self, fn: Callable[[C], T], *, write: bool = True) -> T:
         """Run ``fn`` on a pooled connection, in a write transaction unless ``write=False``."""
         from ..errors import BackendError
 
@@ -324,10 +399,12 @@ class SqlBackend(ABC, Generic[C]):
         return result
 
     def get(self, job_id: str) -> Job | None:
-        row = self.run(lambda c: self.execute(c, SELECT_BY_ID, {"id": job_id}).fetchone(), write=False)
+        row = self.run(
+            lambda c: self.execute(c, SELECT_BY_ID, {"id": job_id}).fetchone(), write=False
+        )
         return None if row is None else row_to_job(row)
 
-    def list(self, flt: ListFilter) -> list[Job]:
+    def list_jobs(self, flt: ListFilter) -> list[Job]:
         statement, params = list_query(flt)
         rows = self.run(lambda c: self.execute(c, statement, params).fetchall(), write=False)
         return [row_to_job(r) for r in rows]
@@ -360,11 +437,16 @@ class SqlBackend(ABC, Generic[C]):
                 conn,
                 PROGRESS.format(greatest=self.greatest),
                 [
-                    {"id": p.job_id, "worker": p.worker_id, "attempt": p.attempt,
-                     "progress": p.progress, "message": p.message}
+                    {
+                        "id": p.job_id,
+                        "worker": p.worker_id,
+                        "attempt": p.attempt,
+                        "progress": p.progress,
+                        "message": p.message,
+                    }
                     for p in progress
                 ],
-            )  # fmt: skip
+            )
             return self.claim(conn, claim) if claim is not None else []
 
         claimed: list[Job] = self.run(exchange)
@@ -373,7 +455,7 @@ class SqlBackend(ABC, Generic[C]):
     def has_ready(self, now: float) -> bool:
         return self.run(
             lambda c: self.execute(c, HAS_READY, {"now": now}).fetchone() is not None, write=False
-        )  # type: ignore[no-any-return]
+        )
 
     def held(self, worker_id: str) -> dict[str, bool]:
         rows = self.run(lambda c: self.execute(c, HELD, {"id": worker_id}).fetchall(), write=False)
@@ -381,10 +463,15 @@ class SqlBackend(ABC, Generic[C]):
 
     def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, bool]:
         params = {
-            "id": worker.id, "host": worker.host, "pid": worker.pid,
-            "queues": ",".join(worker.queues), "concurrency": worker.concurrency,
-            "started_at": worker.started_at, "now": worker.heartbeat_at, "lease": lease_until,
-        }  # fmt: skip
+            "id": worker.id,
+            "host": worker.host,
+            "pid": worker.pid,
+            "queues": ",".join(worker.queues),
+            "concurrency": worker.concurrency,
+            "started_at": worker.started_at,
+            "now": worker.heartbeat_at,
+            "lease": lease_until,
+        }
 
         def beat(conn: C) -> dict[str, bool]:
             self.execute(conn, BEAT, params)
@@ -402,17 +489,24 @@ class SqlBackend(ABC, Generic[C]):
         rows = self.run(lambda c: self.execute(c, WORKERS).fetchall(), write=False)
         return [
             WorkerInfo(
-                id=r[0], host=r[1], pid=r[2], queues=tuple(r[3].split(",")), concurrency=r[4],
-                started_at=r[5], heartbeat_at=r[6], stopped_at=r[7], running_jobs=r[8],
-            )  # fmt: skip
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                queues=tuple(r[3].split(",")),
+                concurrency=r[4],
+                started_at=r[5],
+                heartbeat_at=r[6],
+                stopped_at=r[7],
+                running_jobs=r[8],
+            )
             for r in rows
         ]
 
     def rescue(self, now: float, page_size: int) -> RescueReport:
         error = "The worker running this job stopped responding (no heartbeat); it was released."
         counts = {"pending": 0, "failed": 0, "cancelled": 0}
+        params = {"now": now, "page": page_size, "error": error}
         while True:
-            params = {"now": now, "page": page_size, "error": error}
             rows = self.run(lambda c: self.execute(c, RESCUE, params).fetchall())
             for (status,) in rows:
                 counts[status] += 1
@@ -424,9 +518,9 @@ class SqlBackend(ABC, Generic[C]):
 
     def sweep(self, finished_before: float, page_size: int) -> int:
         deleted = 0
+        params = {"before": finished_before, "page": page_size}
         while True:
-            params = {"before": finished_before, "page": page_size}
-            count = self.run(lambda c: self.execute(c, SWEEP_JOBS, params).rowcount)
+            count: int = self.run(lambda c: self.execute(c, SWEEP_JOBS, params).rowcount)
             deleted += count
             if count < page_size:
                 break

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from ..notify import subscribe
 from .sql import INSERT_JOB, SELECT, SqlBackend, insert_params, row_to_job
 
 if sqlite3.sqlite_version_info < (3, 35, 0):  # pragma: no cover - depends on the platform
-    raise ImportError(f"ledgerflow needs SQLite 3.35+ for RETURNING; found {sqlite3.sqlite_version}")
+    raise ImportError(
+        f"ledgerflow needs SQLite 3.35+ for RETURNING; found {sqlite3.sqlite_version}"
+    )
 
 _ORDER = "ORDER BY priority DESC, run_at, id"
 _CLAIM = f"""
@@ -60,10 +62,14 @@ _POLL_SECONDS = 0.005
 def sqlite_path(url: str) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
-        raise ConfigurationError(f"SQLite URLs look like sqlite:///relative.db or sqlite:////abs.db: {url!r}")
+        raise ConfigurationError(
+            f"SQLite URLs look like sqlite:///relative.db or sqlite:////abs.db: {url!r}"
+        )
     path = url[len(prefix) :].split("?", 1)[0]
     if not path or path == ":memory:":
-        raise ConfigurationError("an in-memory SQLite database cannot be shared by workers; use a file")
+        raise ConfigurationError(
+            "an in-memory SQLite database cannot be shared by workers; use a file"
+        )
     return path
 
 
@@ -77,9 +83,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         super().__init__(url)
 
     def connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode survives any process crash; only an OS crash or power loss may
         # lose the last commits (never corrupt the file). See docs/guarantees.md.
@@ -126,7 +130,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         }  # fmt: skip
         return [row_to_job(r) for r in conn.execute(statement, params).fetchall()]
 
-    def insert_bulk(self, jobs: list[NewJob]) -> int:  # type: ignore[override]
+    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
         self.run(lambda c: c.executemany(INSERT_JOB, [insert_params(j) for j in jobs]))
         self.wake_local()
         return len(jobs)

@@ -1,7 +1,7 @@
-"""Alembic environment for the job runtime's own tables (version table ``lf_jobs_alembic_version``)."""
+"""Alembic environment for the job runtime's tables (version table ``lf_jobs_alembic_version``)."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Connection, create_engine, pool, text
 
 from ledgerflow.jobs.schema import metadata
 
@@ -9,7 +9,9 @@ VERSION_TABLE = "lf_jobs_alembic_version"
 _MIGRATION_LOCK = 0x1F_0B5_0001
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     # Share a database with other apps: only our tables are ours to compare or change.
     if type_ == "table":
         return name in metadata.tables
@@ -31,7 +33,7 @@ def run() -> None:
         conn.commit()
 
 
-def configure_and_run(conn: object) -> None:
+def configure_and_run(conn: Connection) -> None:
     context.configure(
         connection=conn,
         target_metadata=metadata,

@@ -1,0 +1,119 @@
+"""Real worker processes: concurrent claims, kill -9 and rescue, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import jobtasks
+import pytest
+from helpers import FAST, wait_for
+
+from ledgerflow.jobs import JobSettings, JobStatus, Queue
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).parent
+
+
+def start_worker(db_url: str, concurrency: int = 4, **env: str) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(HERE),
+        "DATABASE_URL": db_url,
+        "POLL_INTERVAL": "0.05",
+        "HEARTBEAT_INTERVAL": "0.2",
+        "WORKER_TIMEOUT": "2",
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledgerflow.cli", "--log-level", "WARNING", "worker",
+         "--import", "jobtasks", "--concurrency", str(concurrency)],
+        env=environment, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def executions(out_dir: Path) -> Counter[str]:
+    lines = [line for f in out_dir.glob("*.log") for line in f.read_text().splitlines()]
+    return Counter(line.split()[0] for line in lines)
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def idle(queue: Queue) -> bool:
+    return (
+        not queue.list(status="pending", limit=1).jobs
+        and not queue.list(status="running", limit=1).jobs
+    )
+
+
+def test_8_workers_in_2_processes_run_10000_jobs_exactly_once(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    processes = [start_worker(db_url), start_worker(db_url)]
+    try:
+        ids: list[str] = []
+        for _ in range(10):  # enqueue while the workers are already claiming
+            ids += queue.enqueue_many(jobtasks.record, [{"out_dir": str(tmp_path)}] * 1000)
+        wait_for(lambda: idle(queue), timeout=120, interval=0.2)
+    finally:
+        codes = [stop(p) for p in processes]
+    assert codes == [0, 0]
+    counts = executions(tmp_path)
+    assert len(counts) == 10_000 and set(counts) == set(ids), "none lost"
+    assert max(counts.values()) == 1, "none run twice"
+    assert len(list(tmp_path.glob("*.log"))) == 2, "both processes took work"
+    done = queue.list(status="complete", limit=1).jobs
+    assert done and done[0].attempts == 1
+
+
+def test_kill_9_mid_job_is_rescued_in_seconds(queue: Queue, db_url: str, tmp_path: Path) -> None:
+    process = start_worker(db_url, concurrency=1)
+    job = queue.enqueue(jobtasks.record, out_dir=str(tmp_path), seconds=60, first_only=True)
+    try:
+        wait_for(lambda: queue.get(job.id).status is JobStatus.RUNNING, timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    killed_at = time.monotonic()
+    assert queue.get(job.id).status is JobStatus.RUNNING, "nobody has noticed yet"
+    with queue.worker(concurrency=1):
+        done = wait_for(lambda: (j := queue.get(job.id)).is_final and j, timeout=20)
+    rescue_seconds = time.monotonic() - killed_at
+    assert done.status is JobStatus.COMPLETE and done.attempts == 2
+    assert executions(tmp_path)[job.id] == 1, "the killed attempt never finished"
+    assert rescue_seconds < 10, rescue_seconds  # lease 2 s + maintenance pass; not an hour
+
+
+def test_slow_job_is_never_rescued_while_its_worker_lives(db_url: str, tmp_path: Path) -> None:
+    settings = JobSettings(**{**FAST.model_dump(), "worker_timeout": 1.0})
+    with Queue(db_url, settings=settings) as queue:
+        job = queue.enqueue(jobtasks.record, out_dir=str(tmp_path), seconds=3.5)
+        with queue.worker(concurrency=2), queue.worker(concurrency=2):
+            done = wait_for(lambda: (j := queue.get(job.id)).is_final and j, timeout=20)
+    assert done.status is JobStatus.COMPLETE and done.attempts == 1
+    assert executions(tmp_path)[job.id] == 1
+
+
+def test_sigterm_finishes_short_jobs_and_releases_long_ones(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    process = start_worker(db_url, concurrency=2, SHUTDOWN_GRACE="3")
+    short = queue.enqueue(jobtasks.record, out_dir=str(tmp_path), seconds=1)
+    long = queue.enqueue(jobtasks.sleep, seconds=60)
+    wait_for(lambda: all(queue.get(j.id).status is JobStatus.RUNNING for j in (short, long)))
+    began = time.monotonic()
+    assert stop(process) == 0
+    assert time.monotonic() - began < 8
+    assert queue.get(short.id).status is JobStatus.COMPLETE
+    released = queue.get(long.id)
+    assert released.status is JobStatus.PENDING and released.attempts == 0
+    assert released.worker_id is None
+    assert all(w.stopped_at is not None for w in queue.backend.workers())
