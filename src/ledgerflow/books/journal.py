@@ -1,0 +1,208 @@
+"""Double-entry journal entries for bank transactions.
+
+A bank transaction becomes one entry with two lines, from the point of view of the account the
+statement belongs to (its ledger account, an asset for a bank, a liability for a credit card):
+
+* money out (amount < 0): debit the category, credit the bank/card ledger account;
+* money in (amount > 0): debit the bank/card ledger account, credit the category.
+
+For a credit card this is right without a special case: a charge is money out on the card's
+statement (debit the expense, credit the card, so the liability grows), and a payment to the
+card is money in on the card (debit the card, credit the category "Transfer"); the same payment
+seen on the checking account is money out (debit "Transfer", credit the bank), so the clearing
+account nets to zero once both statements are in.
+
+The database refuses unbalanced entries too (see the migration); this module refuses them first,
+with a clearer message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from .models import Account, BankAccount, JournalEntry, JournalLine, Transaction, new_id, utcnow
+
+POSTABLE_STATUSES = frozenset({"categorized", "approved", "exported"})
+_CHUNK = 500
+
+
+class UnbalancedEntryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    account_id: str
+    debit_cents: int = 0
+    credit_cents: int = 0
+    description: str | None = None
+
+
+def check_balanced(lines: Sequence[LineSpec]) -> None:
+    """Raise UnbalancedEntryError unless the lines form a valid, balanced entry."""
+    if len(lines) < 2:
+        raise UnbalancedEntryError("an entry needs at least two lines")
+    for i, line in enumerate(lines):
+        for value in (line.debit_cents, line.credit_cents):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UnbalancedEntryError(f"line {i}: amounts are integer cents")
+        if line.debit_cents < 0 or line.credit_cents < 0:
+            raise UnbalancedEntryError(f"line {i}: amounts must not be negative")
+        if (line.debit_cents > 0) == (line.credit_cents > 0):
+            raise UnbalancedEntryError(f"line {i}: exactly one of debit and credit is non-zero")
+    debits = sum(line.debit_cents for line in lines)
+    credits = sum(line.credit_cents for line in lines)
+    if debits != credits:
+        raise UnbalancedEntryError(f"debits {debits} != credits {credits}")
+
+
+def transaction_lines(
+    amount_cents: int, category_account_id: str, ledger_account_id: str, description: str | None
+) -> list[LineSpec]:
+    """The two lines for a bank transaction (see the module docstring for the directions)."""
+    if amount_cents == 0:
+        raise ValueError("a zero-amount transaction has nothing to post")
+    if category_account_id == ledger_account_id:
+        raise ValueError("a transaction cannot be categorized to its own bank account")
+    amount = abs(amount_cents)
+    if amount_cents < 0:
+        lines = [
+            LineSpec(category_account_id, debit_cents=amount, description=description),
+            LineSpec(ledger_account_id, credit_cents=amount, description=description),
+        ]
+    else:
+        lines = [
+            LineSpec(ledger_account_id, debit_cents=amount, description=description),
+            LineSpec(category_account_id, credit_cents=amount, description=description),
+        ]
+    check_balanced(lines)
+    return lines
+
+
+def entry_for_transaction(
+    txn: Transaction,
+    category_account: Account,
+    bank_ledger_account: Account,
+    status: str = "posted",
+) -> JournalEntry:
+    """A new (unsaved) entry with its two lines; add it to a session to store it."""
+    for account in (category_account, bank_ledger_account):
+        if account.company_id != txn.company_id:
+            raise ValueError(f"account {account.id} belongs to another company")
+    if not bank_ledger_account.is_bank:
+        raise ValueError(f"account {bank_ledger_account.id} is not a bank or card account")
+    lines = transaction_lines(
+        txn.amount_cents, category_account.id, bank_ledger_account.id, txn.description
+    )
+    entry = JournalEntry(
+        id=new_id("je"),
+        company_id=txn.company_id,
+        transaction_id=txn.id,
+        date=txn.date,
+        memo=txn.description,
+        status=status,
+    )
+    entry.lines = [
+        JournalLine(
+            id=new_id("jel"),
+            company_id=txn.company_id,
+            account_id=spec.account_id,
+            debit_cents=spec.debit_cents,
+            credit_cents=spec.credit_cents,
+            description=spec.description,
+        )
+        for spec in lines
+    ]
+    return entry
+
+
+@dataclass(frozen=True)
+class PostResult:
+    entry_ids: list[str]
+    already_posted: list[str]
+    skipped_zero: list[str]
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def post_entries(session: Session, transactions: Sequence[Transaction]) -> PostResult:
+    """Post one entry per categorized transaction, with multi-row INSERTs (10k+ rows at a time).
+
+    Idempotent, so a retried job is safe: a transaction that already has an entry is skipped
+    (and reported), as is one with a zero amount. Anything else that cannot be posted (no
+    category, still "new", foreign account) raises before anything is written.
+    """
+    if not transactions:
+        return PostResult([], [], [])
+    bank_ids = sorted({t.bank_account_id for t in transactions})
+    ledgers: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(bank_ids):
+        for bank_id, company_id, ledger_id in session.execute(
+            select(BankAccount.id, BankAccount.company_id, BankAccount.ledger_account_id).where(
+                BankAccount.id.in_(chunk)
+            )
+        ):
+            ledgers[bank_id] = (company_id, ledger_id)
+    posted: set[str] = set()
+    txn_ids = [t.id for t in transactions]
+    for chunk in _chunks(txn_ids):
+        posted.update(
+            session.scalars(
+                select(JournalEntry.transaction_id).where(JournalEntry.transaction_id.in_(chunk))
+            )
+        )
+
+    entries: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    already: list[str] = []
+    zero: list[str] = []
+    now = utcnow()
+    for txn in transactions:
+        if txn.id in posted:
+            already.append(txn.id)
+            continue
+        if txn.amount_cents == 0:
+            zero.append(txn.id)
+            continue
+        if txn.status not in POSTABLE_STATUSES or txn.account_id is None:
+            raise ValueError(f"transaction {txn.id} is not categorized (status {txn.status!r})")
+        company_id, ledger_id = ledgers.get(txn.bank_account_id, ("", ""))
+        if company_id != txn.company_id:
+            raise ValueError(f"transaction {txn.id}: unknown bank account {txn.bank_account_id}")
+        entry_id = new_id("je")
+        posted.add(txn.id)  # the same transaction twice in the input posts once
+        entries.append(
+            {
+                "id": entry_id,
+                "company_id": txn.company_id,
+                "transaction_id": txn.id,
+                "date": txn.date,
+                "memo": txn.description,
+                "status": "posted",
+                "created_at": now,
+            }
+        )
+        for spec in transaction_lines(txn.amount_cents, txn.account_id, ledger_id, txn.description):
+            lines.append(
+                {
+                    "id": new_id("jel"),
+                    "company_id": txn.company_id,
+                    "entry_id": entry_id,
+                    "account_id": spec.account_id,
+                    "debit_cents": spec.debit_cents,
+                    "credit_cents": spec.credit_cents,
+                    "description": spec.description,
+                }
+            )
+    if entries:
+        session.execute(insert(cast(Table, JournalEntry.__table__)), entries)
+        session.execute(insert(cast(Table, JournalLine.__table__)), lines)
+    return PostResult([e["id"] for e in entries], already, zero)
