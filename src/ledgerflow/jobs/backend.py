@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, WorkerInfo
 
@@ -50,8 +50,8 @@ class Backend(Protocol):
     def insert(self, jobs: Sequence[NewJob], connection: object | None = None) -> list[Job]:
         """Insert jobs; a job whose (company, idempotency key) exists yields the existing job."""
 
-    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
-        """Insert jobs without idempotency keys by the engine's fastest path; returns the count."""
+    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Insert one job per (id, args), all else as in ``template``, by the fastest path."""
 
     def get(self, job_id: str) -> Job | None: ...
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .backends import open_backend
 from .errors import ConfigurationError, JobNotFound
-from .ids import new_job_id
+from .ids import new_ids, new_job_id
 from .models import Job, JobStatus, ListFilter, NewJob
 from .registry import RESERVED_ARGUMENTS, Task, TaskOptions, find_task
 from .settings import JobSettings
@@ -110,24 +109,26 @@ class Queue:
         connection: object | None = None,
     ) -> list[str]:
         """Enqueue one job per argument mapping in one transaction; returns their ids in order."""
-        options = _options(task)
-        jobs = [
-            self._new_job(
-                options,
-                dict(a),
-                meta=meta,
-                priority=priority,
-                concurrency_key=concurrency_key,
-                concurrency_limit=concurrency_limit,
-                queue=queue,
-            )
-            for a in args
-        ]
+        template = self._new_job(
+            _options(task),
+            {},
+            meta=meta,
+            priority=priority,
+            concurrency_key=concurrency_key,
+            concurrency_limit=concurrency_limit,
+            queue=queue,
+        )
+        arg_dicts = [a if type(a) is dict else dict(a) for a in args]
+        for a in arg_dicts:
+            _check_arguments(a)
+        ids = new_ids("job_", len(arg_dicts))
+        items = list(zip(ids, arg_dicts, strict=True))
         if connection is not None:
+            jobs = [replace(template, id=i, args=a) for i, a in items]
             self.backend.insert(jobs, connection=connection)
-        elif jobs:
-            self.backend.insert_bulk(jobs)
-        return [j.id for j in jobs]
+        elif items:
+            self.backend.insert_bulk(template, items)
+        return ids
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a pending job at once; a running one stops at its next ``ctx.progress``."""
@@ -203,12 +204,8 @@ class Queue:
         max_attempts: int | None = None,
         timeout: float | None = None,
     ) -> NewJob:
-        clashing = RESERVED_ARGUMENTS & args.keys()
-        if clashing:
-            raise ConfigurationError(f"reserved names cannot be task arguments: {sorted(clashing)}")
+        _check_arguments(args)
         meta = dict(meta or {})
-        _check_json("args", args)
-        _check_json("meta", meta)
         now = time.time()
         if run_at is None:
             run_at = now + (delay or 0.0)
@@ -242,8 +239,7 @@ def _options(task: Task[Any, Any] | str) -> TaskOptions:
     return registered.options if registered is not None else TaskOptions(name=task)
 
 
-def _check_json(what: str, value: Any) -> None:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"job {what} must be JSON-serializable: {exc}") from exc
+def _check_arguments(args: Mapping[str, Any]) -> None:
+    clashing = RESERVED_ARGUMENTS.intersection(args)
+    if clashing:
+        raise ConfigurationError(f"reserved names cannot be task arguments: {sorted(clashing)}")

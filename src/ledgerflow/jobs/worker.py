@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledgerflow.jobs.worker")
 CANCEL_POLL = 0.2
 RETRY_AFTER_ERROR = 1.0
-FAST_JOB = 0.01  # jobs shorter than this get a prefetched batch
+# Claim ahead of free threads only as much work as runs in this long: short jobs then arrive in
+# large batches (few transactions), while long jobs are never hoarded away from other workers.
+PREFETCH_SECONDS = 0.05
 
 
 @dataclass(eq=False)
@@ -235,7 +237,7 @@ class Worker:
     def _claim_request(self, poll_due: bool) -> ClaimRequest | None:
         if not poll_due and self._signals == self._signals_seen:
             return None
-        prefetch = self.concurrency if self._avg_runtime < FAST_JOB else 0
+        prefetch = min(self.batch_size, int(PREFETCH_SECONDS / max(self._avg_runtime, 1e-4)))
         free = min(self.batch_size, self.concurrency + prefetch - len(self._held))
         if free <= 0:
             return None

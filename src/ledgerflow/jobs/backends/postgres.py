@@ -12,45 +12,46 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from ..backend import ClaimRequest
 from ..models import Job, NewJob
 from ..notify import subscribe
-from .sql import INSERT_COLUMNS, SELECT, SqlBackend, insert_params, row_to_job, to_pyformat
+from .sql import (
+    CLAIM_SET,
+    INSERT_COLUMNS,
+    ORDER,
+    SELECT,
+    SqlBackend,
+    claim_candidates,
+    claim_params,
+    insert_rows,
+    row_to_job,
+    to_pyformat,
+)
 
 CHANNEL = "lf_jobs"
+_COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 _CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
 _LEADER_LOCK = 0x1F_0B5_1EAD  # arbitrary, fixed: the maintenance role
-_ORDER = "ORDER BY priority DESC, run_at, id"
-_CLAIM = f"""
-UPDATE lf_jobs j SET status = 'running', attempts = j.attempts + 1, started_at = %(now)s,
-    worker_id = %(worker)s, lease_expires_at = %(lease)s, progress = 0, message = NULL,
-    revision = j.revision + 1
-FROM (
-    SELECT id FROM lf_jobs WHERE id IN (
-        (SELECT id FROM lf_jobs
-         WHERE status = 'pending' AND concurrency_key IS NULL AND queue = ANY(%(queues)s)
-           AND run_at <= %(now)s
-         {_ORDER} LIMIT %(limit)s)
-        UNION ALL
-        (SELECT id FROM (
-            SELECT id, concurrency_key, concurrency_limit,
-                   row_number() OVER (PARTITION BY concurrency_key {_ORDER}) AS rank
-            FROM lf_jobs
-            WHERE status = 'pending' AND concurrency_key IS NOT NULL
-              AND queue = ANY(%(queues)s) AND run_at <= %(now)s) keyed
-         WHERE keyed.rank <= keyed.concurrency_limit - (
-            SELECT count(*) FROM lf_jobs r
-            WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)))
-    {_ORDER} LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-) claimed
-WHERE j.id = claimed.id
-RETURNING {", ".join("j." + c for c in SELECT.split(", "))}
-"""
+_RETURNING = ", ".join("j." + c for c in SELECT.split(", "))
+
+
+@cache
+def claim_statement(queue_count: int) -> str:
+    # SKIP LOCKED passes over rows another transaction holds (a cancel, a finishing write).
+    set_clause = CLAIM_SET.replace("attempts + 1", "j.attempts + 1").replace(
+        "revision + 1", "j.revision + 1"
+    )
+    return to_pyformat(
+        f"UPDATE lf_jobs j SET {set_clause} FROM (SELECT id FROM lf_jobs"
+        f" WHERE id IN ({claim_candidates(queue_count)}) {ORDER} LIMIT :limit"
+        f" FOR UPDATE SKIP LOCKED) AS claimed WHERE j.id = claimed.id RETURNING {_RETURNING}"
+    )
 
 
 def conninfo(url: str) -> str:
@@ -100,25 +101,22 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
 
     def claim(self, conn: psycopg.Connection[Any], request: ClaimRequest) -> list[Job]:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
-        params = {
-            "now": request.now, "worker": request.worker_id, "lease": request.lease_until,
-            "limit": request.limit, "queues": list(request.queues),
-        }  # fmt: skip
-        return [row_to_job(r) for r in conn.execute(_CLAIM, params).fetchall()]
+        statement = claim_statement(len(request.queues))
+        return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
-    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
+    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
         def copy(conn: psycopg.Connection[Any]) -> None:
-            with conn.cursor().copy(
-                f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
-            ) as copy:
-                for job in jobs:
-                    params = insert_params(job)
-                    copy.write_row([params[c] for c in INSERT_COLUMNS])
+            cursor = conn.cursor()
+            # A writer thread sends while this one encodes rows: the server ingests in parallel.
+            writer = QueuedLibpqWriter(cursor)
+            with cursor.copy(_COPY, writer=writer) as copy:
+                for row in insert_rows(template, items):
+                    copy.write_row(row)
             self.announce(conn)
 
         self.run(copy)
         self.wake_local()
-        return len(jobs)
+        return len(items)
 
     def try_lead(self, holder: str, now: float, ttl: float) -> bool:
         with self._leader_lock:

@@ -7,13 +7,14 @@ wake-ups) is left to the subclasses in ``sqlite.py`` and ``postgres.py``.
 
 from __future__ import annotations
 
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any, Generic, TypeVar
+
+import orjson
 
 from ..backend import ClaimRequest, RescueReport
 from ..models import (
@@ -161,8 +162,58 @@ SWEEP_WORKERS = "DELETE FROM lf_workers WHERE heartbeat_at < :before"
 HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
 
 
+ORDER = "ORDER BY priority DESC, run_at, id"
+CLAIM_SET = (
+    "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
+    " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
+)
+
+
+@cache
+def claim_candidates(queue_count: int) -> str:
+    """The ids a claim may take, best first, at most ``:limit``, for queues ``:q0``, ``:q1``...
+
+    Unkeyed jobs come from one ordered index scan per queue (an equality on the queue keeps
+    the scan in index order, so it stops after ``:limit`` rows). Keyed jobs are ranked within
+    their concurrency key and kept only while the key is under its running limit, which is
+    what keeps one company's flood from filling every slot.
+    """
+    pending = "status = 'pending' AND run_at <= :now"
+    unkeyed = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, priority, run_at FROM lf_jobs WHERE {pending}"
+        f" AND concurrency_key IS NULL AND queue = :q{i} {ORDER} LIMIT :limit) AS q{i}"
+        for i in range(queue_count)
+    )
+    queues = ", ".join(f":q{i}" for i in range(queue_count))
+    keyed = (
+        "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
+        f" concurrency_limit, ROW_NUMBER() OVER (PARTITION BY concurrency_key {ORDER}) AS rank"
+        f" FROM lf_jobs WHERE {pending} AND concurrency_key IS NOT NULL AND queue IN ({queues}))"
+        " AS keyed WHERE keyed.rank <= keyed.concurrency_limit - (SELECT count(*) FROM lf_jobs r"
+        " WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)"
+    )
+    return f"SELECT id FROM ({unkeyed} UNION ALL {keyed}) AS candidates {ORDER} LIMIT :limit"
+
+
+def claim_params(request: ClaimRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "now": request.now,
+        "worker": request.worker_id,
+        "lease": request.lease_until,
+        "limit": request.limit,
+    }
+    params.update((f"q{i}", queue) for i, queue in enumerate(request.queues))
+    return params
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; a value JSON cannot hold is the caller's error, not the database's."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"job data must be JSON-serializable: {exc}") from exc
 
 
 def row_to_job(row: Row) -> Job:
@@ -172,12 +223,12 @@ def row_to_job(row: Row) -> Job:
         task=row[1],
         queue=row[2],
         status=JobStatus(row[3]),
-        args=json.loads(row[4]),
-        meta=json.loads(row[5]),
+        args=orjson.loads(row[4]),
+        meta=orjson.loads(row[5]),
         company_id=row[6],
         progress=row[7],
         message=row[8],
-        result=None if result is None else json.loads(result),
+        result=None if result is None else orjson.loads(result),
         error=row[10],
         traceback=row[11],
         attempts=row[12],
@@ -248,6 +299,19 @@ def insert_params(new: NewJob) -> dict[str, Any]:
         "concurrency_key": new.concurrency_key,
         "concurrency_limit": new.concurrency_limit,
     }
+
+
+def insert_rows(
+    template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows in ``INSERT_COLUMNS`` order for the bulk paths, one job per (id, args), streamed."""
+    t = template
+    meta = dumps(t.meta)
+    for job_id, args in items:
+        yield (
+            job_id, t.task, t.queue, dumps(args), meta, t.company_id, t.max_attempts, t.priority,
+            t.timeout, t.run_at, t.created_at, None, t.concurrency_key, t.concurrency_limit,
+        )  # fmt: skip
 
 
 def outcome_params(o: Outcome) -> dict[str, Any]:

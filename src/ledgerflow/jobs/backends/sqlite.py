@@ -19,44 +19,31 @@ from ..backend import ClaimRequest
 from ..errors import ConfigurationError
 from ..models import Job, NewJob
 from ..notify import subscribe
-from .sql import INSERT_JOB, SELECT, SqlBackend, insert_params, row_to_job
+from .sql import (
+    CLAIM_SET,
+    INSERT_COLUMNS,
+    SELECT,
+    SqlBackend,
+    claim_candidates,
+    claim_params,
+    insert_rows,
+    row_to_job,
+)
 
 if sqlite3.sqlite_version_info < (3, 35, 0):  # pragma: no cover - depends on the platform
     raise ImportError(
         f"ledgerflow needs SQLite 3.35+ for RETURNING; found {sqlite3.sqlite_version}"
     )
 
-_ORDER = "ORDER BY priority DESC, run_at, id"
-_CLAIM = f"""
-UPDATE lf_jobs SET status = 'running', attempts = attempts + 1, started_at = :now,
-    worker_id = :worker, lease_expires_at = :lease, progress = 0, message = NULL,
-    revision = revision + 1
-WHERE id IN (
-    SELECT id FROM (
-        SELECT id, priority, run_at FROM (
-            SELECT id, priority, run_at FROM lf_jobs
-            WHERE status = 'pending' AND concurrency_key IS NULL AND queue IN ({{queues}})
-              AND run_at <= :now
-            {_ORDER} LIMIT :limit)
-        UNION ALL
-        SELECT id, priority, run_at FROM (
-            SELECT id, priority, run_at, concurrency_key, concurrency_limit,
-                   ROW_NUMBER() OVER (PARTITION BY concurrency_key {_ORDER}) AS rank
-            FROM lf_jobs
-            WHERE status = 'pending' AND concurrency_key IS NOT NULL AND queue IN ({{queues}})
-              AND run_at <= :now) keyed
-        WHERE keyed.rank <= keyed.concurrency_limit - (
-            SELECT count(*) FROM lf_jobs r
-            WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)
-    ) {_ORDER} LIMIT :limit)
-RETURNING {SELECT}
-"""
 _LEAD = """
 INSERT INTO lf_leases (name, holder, expires_at) VALUES ('maintenance', :holder, :expires)
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 WHERE lf_leases.holder = excluded.holder OR lf_leases.expires_at < :now
 """
 _POLL_SECONDS = 0.005
+_INSERT_POSITIONAL = "INSERT INTO lf_jobs ({}) VALUES ({})".format(
+    ", ".join(INSERT_COLUMNS), ", ".join("?" * len(INSERT_COLUMNS))
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -122,18 +109,17 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """Other processes see the commit through ``data_version``; nothing to send."""
 
     def claim(self, conn: sqlite3.Connection, request: ClaimRequest) -> list[Job]:
-        names = {f"q{i}": q for i, q in enumerate(request.queues)}
-        statement = _CLAIM.format(queues=", ".join(":" + n for n in names))
-        params: dict[str, Any] = {
-            "now": request.now, "worker": request.worker_id, "lease": request.lease_until,
-            "limit": request.limit, **names,
-        }  # fmt: skip
-        return [row_to_job(r) for r in conn.execute(statement, params).fetchall()]
+        statement = (
+            f"UPDATE lf_jobs SET {CLAIM_SET}"
+            f" WHERE id IN ({claim_candidates(len(request.queues))}) RETURNING {SELECT}"
+        )
+        return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
-    def insert_bulk(self, jobs: Sequence[NewJob]) -> int:
-        self.run(lambda c: c.executemany(INSERT_JOB, [insert_params(j) for j in jobs]))
+    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        rows = insert_rows(template, items)
+        self.run(lambda c: c.executemany(_INSERT_POSITIONAL, rows))
         self.wake_local()
-        return len(jobs)
+        return len(items)
 
     def try_lead(self, holder: str, now: float, ttl: float) -> bool:
         params = {"holder": holder, "expires": now + ttl, "now": now}
