@@ -88,3 +88,19 @@ def test_enqueue_in_callers_transaction(queue: Queue, db_url: str) -> None:
         assert names == ["kept"]
     finally:
         engine.dispose()
+
+
+def test_changes_are_announced_to_watchers(queue: Queue, make_worker) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    watcher = queue.backend.watch_changes(seen.append)
+    try:
+        time.sleep(0.2)  # the PostgreSQL listener connects in the background
+        cancelled = queue.enqueue(jobtasks.noop)
+        queue.cancel(cancelled.id)
+        job = queue.enqueue(jobtasks.count, n=30, pause=0.02)
+        make_worker(concurrency=1)
+        wait_for(lambda: queue.get(job.id).is_final)
+        wait_for(lambda: seen.count(job.id) >= 3)  # claimed, progress, completed
+        assert cancelled.id in seen
+    finally:
+        watcher.close()

@@ -90,5 +90,12 @@ class Backend(Protocol):
     def watch(self, on_signal: Callable[[], None]) -> Watcher:
         """Call ``on_signal`` whenever work may have arrived: enqueued here or elsewhere."""
 
+    def watch_changes(self, on_change: Callable[[str], None]) -> Watcher:
+        """Call ``on_change(job_id)`` when a job changes: here, or (PostgreSQL) in any process.
+
+        On SQLite only this process's changes are announced; watchers of jobs run by other
+        processes must also re-read on a timer.
+        """
+
     def wake_local(self) -> None:
         """Signal the waiters of this process at once (after a commit made here)."""

@@ -1,7 +1,9 @@
-"""In-process wake-ups: a commit made in this process wakes this process's workers at once.
+"""In-process signals: a commit made in this process reaches this process's listeners at once.
 
-Cross-process wake-ups are the engines' business (PostgreSQL LISTEN/NOTIFY, SQLite's
-``data_version`` poll); this registry only saves them the trip for work enqueued next door.
+Two channels: ``WORK`` (jobs were enqueued or released: wake the workers) and ``CHANGES``
+(a job's row changed; the payload is its id). Cross-process delivery is the engines' business
+(PostgreSQL LISTEN/NOTIFY, SQLite's ``data_version`` poll); this registry only saves them the
+trip for the listeners next door.
 """
 
 from __future__ import annotations
@@ -9,24 +11,35 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-_listeners: dict[str, set[Callable[[], None]]] = {}
+WORK = "work"
+CHANGES = "changes"
+
+_listeners: dict[tuple[str, str], set[Callable[[str], None]]] = {}
 _lock = threading.Lock()
 
 
-def subscribe(url: str, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call ``callback`` on every local wake for ``url``; returns the unsubscribe function."""
+def subscribe(channel: str, url: str, callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``callback(payload)`` on every local publish; returns the unsubscribe function."""
+    key = (channel, url)
     with _lock:
-        _listeners.setdefault(url, set()).add(callback)
+        _listeners.setdefault(key, set()).add(callback)
 
     def unsubscribe() -> None:
         with _lock:
-            _listeners.get(url, set()).discard(callback)
+            _listeners.get(key, set()).discard(callback)
 
     return unsubscribe
 
 
-def local_wake(url: str) -> None:
+def publish(channel: str, url: str, payload: str = "") -> None:
     with _lock:
-        callbacks = list(_listeners.get(url, ()))
+        callbacks = list(_listeners.get((channel, url), ()))
     for callback in callbacks:
-        callback()
+        callback(payload)
+
+
+class LocalWatcher:
+    """A subscription with the ``Watcher`` shape (``close``)."""
+
+    def __init__(self, channel: str, url: str, callback: Callable[[str], None]) -> None:
+        self.close = subscribe(channel, url, callback)

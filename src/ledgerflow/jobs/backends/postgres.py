@@ -20,13 +20,13 @@ from psycopg.copy import QueuedLibpqWriter
 
 from ..backend import ClaimRequest
 from ..models import Job, NewJob
-from ..notify import subscribe
-from .sql import (
+from ..notify import WORK, subscribe
+from .sql import SqlBackend
+from .statements import (
     CLAIM_SET,
     INSERT_COLUMNS,
     ORDER,
     SELECT,
-    SqlBackend,
     claim_candidates,
     claim_params,
     insert_rows,
@@ -35,6 +35,7 @@ from .sql import (
 )
 
 CHANNEL = "lf_jobs"
+CHANGES_CHANNEL = "lf_job_events"
 _COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 _CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
 _LEADER_LOCK = 0x1F_0B5_1EAD  # arbitrary, fixed: the maintenance role
@@ -147,17 +148,45 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         super().close()
 
     def watch(self, on_signal: Callable[[], None]) -> NotifyWatcher:
-        return NotifyWatcher(self, on_signal)
+        return NotifyWatcher(self, CHANNEL, lambda _: on_signal(), local_channel=WORK)
+
+    local_changes = False
+
+    def announce_changes(self, conn: psycopg.Connection[Any], job_ids: Sequence[str]) -> None:
+        conn.execute(
+            "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id",
+            (CHANGES_CHANNEL, list(job_ids)),
+        )
+
+    def watch_changes(self, on_change: Callable[[str], None]) -> NotifyWatcher:
+        def forward(job_id: str) -> None:
+            if job_id:  # an empty payload only says "reconnected"
+                on_change(job_id)
+
+        return NotifyWatcher(self, CHANGES_CHANNEL, forward)
 
 
 class NotifyWatcher:
-    """LISTENs on its own connection and signals on every notification; reconnects on loss."""
+    """LISTENs on its own connection and forwards each payload; reconnects on loss.
 
-    def __init__(self, backend: PostgresBackend, on_signal: Callable[[], None]) -> None:
+    After every (re)connection it also calls back with an empty payload, because whatever was
+    sent while it was away is lost.
+    """
+
+    def __init__(
+        self,
+        backend: PostgresBackend,
+        channel: str,
+        on_payload: Callable[[str], None],
+        local_channel: str | None = None,
+    ) -> None:
         self._backend = backend
-        self._on_signal = on_signal
+        self._channel = channel
+        self._on_payload = on_payload
         self._stop = threading.Event()
-        self._unsubscribe = subscribe(backend.url, on_signal)
+        self._unsubscribe = (
+            subscribe(local_channel, backend.url, on_payload) if local_channel else lambda: None
+        )
         self._thread = threading.Thread(target=self._listen, name="lf-pg-listen", daemon=True)
         self._thread.start()
 
@@ -165,11 +194,11 @@ class NotifyWatcher:
         while not self._stop.is_set():
             try:
                 with self._backend.connect() as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self._on_signal()  # anything missed while (re)connecting
+                    conn.execute(f"LISTEN {self._channel}")
+                    self._on_payload("")
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._on_signal()
+                        for notification in conn.notifies(timeout=0.5):
+                            self._on_payload(notification.payload)
             except psycopg.Error:
                 self._stop.wait(1.0)
 

@@ -1,355 +1,48 @@
-"""SQL shared by every engine: the statements that read and write the same way everywhere.
+"""``SqlBackend``: the Backend protocol over a DB-API driver, shared by every engine.
 
-Statements are written once with ``:name`` placeholders; an engine converts them to its driver's
-paramstyle. What differs by engine (connecting, transactions, the claim, bulk insert, leadership,
+What differs by engine (connecting, transactions, the claim, bulk insert, leadership,
 wake-ups) is left to the subclasses in ``sqlite.py`` and ``postgres.py``.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from functools import cache
 from typing import Any, Generic, TypeVar
 
-import orjson
-
 from ..backend import ClaimRequest, RescueReport
-from ..models import (
-    Job,
-    JobStatus,
-    ListFilter,
-    NewJob,
-    Outcome,
-    OutcomeKind,
-    ProgressUpdate,
-    WorkerInfo,
-)
-from ..notify import local_wake
+from ..models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, WorkerInfo
+from ..notify import CHANGES, WORK, publish
 from .pool import Pool
+from .statements import (
+    BEAT,
+    CANCEL_PENDING,
+    CANCEL_RUNNING,
+    EXTEND_LEASES,
+    FINISH,
+    HAS_READY,
+    HELD,
+    INSERT_JOB,
+    INSERT_JOB_IDEMPOTENT,
+    PROGRESS,
+    RESCUE,
+    SELECT_BY_ID,
+    SELECT_BY_KEY,
+    STOP_WORKER,
+    SWEEP_JOBS,
+    SWEEP_WORKERS,
+    WORKERS,
+    insert_params,
+    list_query,
+    outcome_params,
+    pending_job,
+    row_to_job,
+)
 
 C = TypeVar("C")
 T = TypeVar("T")
 Row = Sequence[Any]
-
-COLUMNS = (
-    "id",
-    "task",
-    "queue",
-    "status",
-    "args",
-    "meta",
-    "company_id",
-    "progress",
-    "message",
-    "result",
-    "error",
-    "traceback",
-    "attempts",
-    "max_attempts",
-    "priority",
-    "timeout",
-    "run_at",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "lease_expires_at",
-    "worker_id",
-    "idempotency_key",
-    "concurrency_key",
-    "concurrency_limit",
-    "cancel_requested",
-    "revision",
-)
-SELECT = ", ".join(COLUMNS)
-INSERT_COLUMNS = (
-    "id",
-    "task",
-    "queue",
-    "args",
-    "meta",
-    "company_id",
-    "max_attempts",
-    "priority",
-    "timeout",
-    "run_at",
-    "created_at",
-    "idempotency_key",
-    "concurrency_key",
-    "concurrency_limit",
-)
-_INSERT = (
-    f"INSERT INTO lf_jobs ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in INSERT_COLUMNS)})"
-)
-INSERT_JOB = _INSERT
-INSERT_JOB_IDEMPOTENT = (
-    _INSERT + " ON CONFLICT (company_id, idempotency_key)"
-    " WHERE idempotency_key IS NOT NULL DO NOTHING"
-)
-SELECT_BY_KEY = (
-    f"SELECT {SELECT} FROM lf_jobs WHERE company_id = :company_id AND idempotency_key = :key"
-)
-SELECT_BY_ID = f"SELECT {SELECT} FROM lf_jobs WHERE id = :id"
-
-# Every write from a worker is fenced: it applies only while the job is still held by that
-# worker at that attempt, so a rescued job's late finisher cannot overwrite the new attempt.
-_FENCE = "WHERE id = :id AND worker_id = :worker AND attempts = :attempt AND status = 'running'"
-_CANCEL_INSTEAD = "CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END"
-_FINISHED_IF_CANCELLED = "CASE WHEN cancel_requested THEN :at END"
-FINISH = {
-    OutcomeKind.COMPLETE: "UPDATE lf_jobs SET status = 'complete', progress = 100,"
-    " result = :result, message = COALESCE(:message, message), finished_at = :at,"
-    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
-    OutcomeKind.FAILED: "UPDATE lf_jobs SET status = 'failed', error = :error,"
-    " traceback = :traceback, finished_at = :at, lease_expires_at = NULL,"
-    f" revision = revision + 1 {_FENCE}",
-    OutcomeKind.CANCELLED: "UPDATE lf_jobs SET status = 'cancelled', finished_at = :at,"
-    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
-    OutcomeKind.RETRY: f"UPDATE lf_jobs SET status = {_CANCEL_INSTEAD},"
-    f" finished_at = {_FINISHED_IF_CANCELLED}, run_at = :retry_at, error = :error,"
-    " traceback = :traceback, worker_id = NULL, lease_expires_at = NULL,"
-    f" revision = revision + 1 {_FENCE}",
-    OutcomeKind.RELEASE: f"UPDATE lf_jobs SET status = {_CANCEL_INSTEAD},"
-    f" finished_at = {_FINISHED_IF_CANCELLED}, attempts = attempts - 1, worker_id = NULL,"
-    f" lease_expires_at = NULL, revision = revision + 1 {_FENCE}",
-}
-PROGRESS = (
-    "UPDATE lf_jobs SET progress = {greatest}(progress, :progress),"
-    f" message = COALESCE(:message, message), revision = revision + 1 {_FENCE}"
-)
-CANCEL_PENDING = (
-    "UPDATE lf_jobs SET status = 'cancelled', finished_at = :now, revision = revision + 1"
-    " WHERE id = :id AND status = 'pending'"
-)
-CANCEL_RUNNING = (
-    "UPDATE lf_jobs SET cancel_requested = TRUE, revision = revision + 1"
-    " WHERE id = :id AND status = 'running' AND NOT cancel_requested"
-)
-HELD = "SELECT id, cancel_requested FROM lf_jobs WHERE worker_id = :id AND status = 'running'"
-BEAT = (
-    "INSERT INTO lf_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)"
-    " VALUES (:id, :host, :pid, :queues, :concurrency, :started_at, :now)"
-    " ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, stopped_at = NULL"
-)
-EXTEND_LEASES = (
-    "UPDATE lf_jobs SET lease_expires_at = :lease WHERE worker_id = :id AND status = 'running'"
-)
-STOP_WORKER = "UPDATE lf_workers SET stopped_at = :now WHERE id = :id"
-WORKERS = (
-    "SELECT w.id, w.host, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,"
-    " w.stopped_at, (SELECT count(*) FROM lf_jobs j WHERE j.worker_id = w.id"
-    " AND j.status = 'running') FROM lf_workers w ORDER BY w.started_at DESC"
-)
-RESCUE = (
-    "UPDATE lf_jobs SET"
-    " status = CASE WHEN cancel_requested THEN 'cancelled'"
-    " WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,"
-    " finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN :now END,"
-    " error = CASE WHEN cancel_requested THEN error ELSE :error END,"
-    " worker_id = CASE WHEN cancel_requested OR attempts >= max_attempts THEN worker_id END,"
-    " lease_expires_at = NULL, revision = revision + 1"
-    " WHERE id IN (SELECT id FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
-    " ORDER BY id LIMIT :page) RETURNING status"
-)
-SWEEP_JOBS = (
-    "DELETE FROM lf_jobs WHERE id IN (SELECT id FROM lf_jobs WHERE finished_at < :before"
-    " ORDER BY finished_at LIMIT :page)"
-)
-SWEEP_WORKERS = "DELETE FROM lf_workers WHERE heartbeat_at < :before"
-HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
-
-
-ORDER = "ORDER BY priority DESC, run_at, id"
-CLAIM_SET = (
-    "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
-    " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
-)
-
-
-@cache
-def claim_candidates(queue_count: int) -> str:
-    """The ids a claim may take, best first, at most ``:limit``, for queues ``:q0``, ``:q1``...
-
-    Unkeyed jobs come from one ordered index scan per queue (an equality on the queue keeps
-    the scan in index order, so it stops after ``:limit`` rows). Keyed jobs are ranked within
-    their concurrency key and kept only while the key is under its running limit, which is
-    what keeps one company's flood from filling every slot.
-    """
-    pending = "status = 'pending' AND run_at <= :now"
-    unkeyed = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT id, priority, run_at FROM lf_jobs WHERE {pending}"
-        f" AND concurrency_key IS NULL AND queue = :q{i} {ORDER} LIMIT :limit) AS q{i}"
-        for i in range(queue_count)
-    )
-    queues = ", ".join(f":q{i}" for i in range(queue_count))
-    keyed = (
-        "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
-        f" concurrency_limit, ROW_NUMBER() OVER (PARTITION BY concurrency_key {ORDER}) AS rank"
-        f" FROM lf_jobs WHERE {pending} AND concurrency_key IS NOT NULL AND queue IN ({queues}))"
-        " AS keyed WHERE keyed.rank <= keyed.concurrency_limit - (SELECT count(*) FROM lf_jobs r"
-        " WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)"
-    )
-    return f"SELECT id FROM ({unkeyed} UNION ALL {keyed}) AS candidates {ORDER} LIMIT :limit"
-
-
-def claim_params(request: ClaimRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "now": request.now,
-        "worker": request.worker_id,
-        "lease": request.lease_until,
-        "limit": request.limit,
-    }
-    params.update((f"q{i}", queue) for i, queue in enumerate(request.queues))
-    return params
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON; a value JSON cannot hold is the caller's error, not the database's."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError as exc:
-        from ..errors import ConfigurationError
-
-        raise ConfigurationError(f"job data must be JSON-serializable: {exc}") from exc
-
-
-def row_to_job(row: Row) -> Job:
-    result = row[9]
-    return Job(
-        id=row[0],
-        task=row[1],
-        queue=row[2],
-        status=JobStatus(row[3]),
-        args=orjson.loads(row[4]),
-        meta=orjson.loads(row[5]),
-        company_id=row[6],
-        progress=row[7],
-        message=row[8],
-        result=None if result is None else orjson.loads(result),
-        error=row[10],
-        traceback=row[11],
-        attempts=row[12],
-        max_attempts=row[13],
-        priority=row[14],
-        timeout=row[15],
-        run_at=row[16],
-        created_at=row[17],
-        started_at=row[18],
-        finished_at=row[19],
-        lease_expires_at=row[20],
-        worker_id=row[21],
-        idempotency_key=row[22],
-        concurrency_key=row[23],
-        concurrency_limit=row[24],
-        cancel_requested=bool(row[25]),
-        revision=row[26],
-    )
-
-
-def pending_job(new: NewJob) -> Job:
-    """The row a fresh insert produced, built locally instead of read back."""
-    return Job(
-        id=new.id,
-        task=new.task,
-        queue=new.queue,
-        status=JobStatus.PENDING,
-        args=new.args,
-        meta=new.meta,
-        company_id=new.company_id,
-        progress=0,
-        message=None,
-        result=None,
-        error=None,
-        traceback=None,
-        attempts=0,
-        max_attempts=new.max_attempts,
-        priority=new.priority,
-        timeout=new.timeout,
-        run_at=new.run_at,
-        created_at=new.created_at,
-        started_at=None,
-        finished_at=None,
-        lease_expires_at=None,
-        worker_id=None,
-        idempotency_key=new.idempotency_key,
-        concurrency_key=new.concurrency_key,
-        concurrency_limit=new.concurrency_limit,
-        cancel_requested=False,
-        revision=0,
-    )
-
-
-def insert_params(new: NewJob) -> dict[str, Any]:
-    return {
-        "id": new.id,
-        "task": new.task,
-        "queue": new.queue,
-        "args": dumps(new.args),
-        "meta": dumps(new.meta),
-        "company_id": new.company_id,
-        "max_attempts": new.max_attempts,
-        "priority": new.priority,
-        "timeout": new.timeout,
-        "run_at": new.run_at,
-        "created_at": new.created_at,
-        "idempotency_key": new.idempotency_key,
-        "concurrency_key": new.concurrency_key,
-        "concurrency_limit": new.concurrency_limit,
-    }
-
-
-def insert_rows(
-    template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]
-) -> Iterator[tuple[Any, ...]]:
-    """Rows in ``INSERT_COLUMNS`` order for the bulk paths, one job per (id, args), streamed."""
-    t = template
-    meta = dumps(t.meta)
-    for job_id, args in items:
-        yield (
-            job_id, t.task, t.queue, dumps(args), meta, t.company_id, t.max_attempts, t.priority,
-            t.timeout, t.run_at, t.created_at, None, t.concurrency_key, t.concurrency_limit,
-        )  # fmt: skip
-
-
-def outcome_params(o: Outcome) -> dict[str, Any]:
-    return {
-        "id": o.job_id,
-        "worker": o.worker_id,
-        "attempt": o.attempt,
-        "at": o.at,
-        "result": None if o.result is None else dumps(o.result),
-        "error": o.error,
-        "traceback": o.traceback,
-        "retry_at": o.retry_at,
-        "message": o.message,
-    }
-
-
-def list_query(flt: ListFilter) -> tuple[str, dict[str, object]]:
-    clauses: list[str] = []
-    params: dict[str, object] = {"limit": flt.limit}
-    for column, value in (
-        ("company_id", flt.company_id),
-        ("status", flt.status),
-        ("task", flt.task),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = :{column}")
-            params[column] = str(value)
-    if flt.cursor is not None:
-        clauses.append("id < :cursor")
-        params["cursor"] = flt.cursor
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    return f"SELECT {SELECT} FROM lf_jobs {where}ORDER BY id DESC LIMIT :limit", params
-
-
-@cache
-def to_pyformat(sql: str) -> str:
-    """``:name`` → ``%(name)s`` for drivers with the pyformat paramstyle."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
 class SqlBackend(ABC, Generic[C]):
@@ -387,6 +80,13 @@ class SqlBackend(ABC, Generic[C]):
     @abstractmethod
     def driver_connection(self, connection: object) -> C:
         """The driver connection behind a caller's connection (DB-API or SQLAlchemy)."""
+
+    local_changes: bool
+    """Whether ``changed`` must also publish in-process (no cross-process channel reaches us)."""
+
+    @abstractmethod
+    def announce_changes(self, conn: C, job_ids: Sequence[str]) -> None:
+        """Tell other processes, inside the current transaction, which jobs changed."""
 
     @abstractmethod
     def announce(self, conn: C) -> None:
@@ -474,12 +174,18 @@ class SqlBackend(ABC, Generic[C]):
         return [row_to_job(r) for r in rows]
 
     def cancel(self, job_id: str, now: float) -> Job | None:
+        after: list[Callable[[], None]] = []
+
         def cancel(conn: C) -> Row | None:
-            self.execute(conn, CANCEL_PENDING, {"id": job_id, "now": now})
-            self.execute(conn, CANCEL_RUNNING, {"id": job_id})
+            changed = self.execute(conn, CANCEL_PENDING, {"id": job_id, "now": now}).rowcount
+            changed += self.execute(conn, CANCEL_RUNNING, {"id": job_id}).rowcount
+            if changed:
+                after.append(self.changed(conn, [job_id]))
             return self.execute(conn, SELECT_BY_ID, {"id": job_id}).fetchone()  # type: ignore[no-any-return]
 
         row = self.run(cancel)
+        for publish_changes in after:
+            publish_changes()
         self.wake_local()
         return None if row is None else row_to_job(row)
 
@@ -511,9 +217,15 @@ class SqlBackend(ABC, Generic[C]):
                     for p in progress
                 ],
             )
-            return self.claim(conn, claim) if claim is not None else []
+            jobs = self.claim(conn, claim) if claim is not None else []
+            changed = [o.job_id for o in outcomes] + [p.job_id for p in progress]
+            after.append(self.changed(conn, changed + [j.id for j in jobs]))
+            return jobs
 
+        after: list[Callable[[], None]] = []
         claimed: list[Job] = self.run(exchange)
+        for publish_changes in after:
+            publish_changes()
         return claimed
 
     def has_ready(self, now: float) -> bool:
@@ -570,12 +282,21 @@ class SqlBackend(ABC, Generic[C]):
         error = "The worker running this job stopped responding (no heartbeat); it was released."
         counts = {"pending": 0, "failed": 0, "cancelled": 0}
         params = {"now": now, "page": page_size, "error": error}
+        after: list[Callable[[], None]] = []
+
+        def rescue_page(conn: C) -> list[Row]:
+            rows: list[Row] = self.execute(conn, RESCUE, params).fetchall()
+            after.append(self.changed(conn, [job_id for job_id, _ in rows]))
+            return rows
+
         while True:
-            rows = self.run(lambda c: self.execute(c, RESCUE, params).fetchall())
-            for (status,) in rows:
+            rows = self.run(rescue_page)
+            for _, status in rows:
                 counts[status] += 1
             if len(rows) < page_size:
                 break
+        for publish_changes in after:
+            publish_changes()
         if counts["pending"]:
             self.wake_local()
         return RescueReport(counts["pending"], counts["failed"], counts["cancelled"])
@@ -592,9 +313,18 @@ class SqlBackend(ABC, Generic[C]):
         return deleted
 
     def wake_local(self) -> None:
-        local_wake(self.url)
+        publish(WORK, self.url)
 
+    def changed(self, conn: C, job_ids: Sequence[str]) -> Callable[[], None]:
+        """Announce changed jobs inside the transaction; returns what to call after commit."""
+        if not job_ids:
+            return lambda: None
+        self.announce_changes(conn, job_ids)
+        if not self.local_changes:
+            return lambda: None
 
-def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+        def publish_all() -> None:
+            for job_id in job_ids:
+                publish(CHANGES, self.url, job_id)
+
+        return publish_all

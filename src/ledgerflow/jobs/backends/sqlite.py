@@ -18,12 +18,12 @@ from typing import Any
 from ..backend import ClaimRequest
 from ..errors import ConfigurationError
 from ..models import Job, NewJob
-from ..notify import subscribe
-from .sql import (
+from ..notify import CHANGES, WORK, LocalWatcher, subscribe
+from .sql import SqlBackend
+from .statements import (
     CLAIM_SET,
     INSERT_COLUMNS,
     SELECT,
-    SqlBackend,
     claim_candidates,
     claim_params,
     insert_rows,
@@ -105,6 +105,14 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             return raw
         raise ConfigurationError(f"not a SQLite connection: {connection!r}")
 
+    local_changes = True
+
+    def announce_changes(self, conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+        """Only in-process listeners can hear SQLite: ``changed`` publishes after commit."""
+
+    def watch_changes(self, on_change: Callable[[str], None]) -> LocalWatcher:
+        return LocalWatcher(CHANGES, self.url, on_change)
+
     def announce(self, conn: sqlite3.Connection) -> None:
         """Other processes see the commit through ``data_version``; nothing to send."""
 
@@ -136,7 +144,7 @@ class DataVersionWatcher:
         self._conn = backend.connect()
         self._on_signal = on_signal
         self._stop = threading.Event()
-        self._unsubscribe = subscribe(backend.url, on_signal)
+        self._unsubscribe = subscribe(WORK, backend.url, lambda _: on_signal())
         self._thread = threading.Thread(target=self._poll, name="lf-sqlite-watch", daemon=True)
         self._thread.start()
 
