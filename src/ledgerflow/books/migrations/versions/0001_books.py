@@ -66,34 +66,54 @@ SQLITE_DOWN = [
     )
 ]
 
+# One UPDATE per statement on lf_journal_lines (transition tables), not one per line: bulk
+# posting writes thousands of lines per INSERT. PostgreSQL allows a transition table only on a
+# single-event trigger, hence three triggers sharing one function.
+_PG_SYNC = """
+    UPDATE lf_journal_entries e
+    SET total_debit_cents = s.debit, total_credit_cents = s.credit
+    FROM (SELECT ids.id, coalesce(sum(l.debit_cents), 0) AS debit,
+                 coalesce(sum(l.credit_cents), 0) AS credit
+          FROM ({changed}) ids
+          LEFT JOIN lf_journal_lines l ON l.entry_id = ids.id
+          GROUP BY ids.id) s
+    WHERE e.id = s.id
+      AND (e.total_debit_cents, e.total_credit_cents) IS DISTINCT FROM (s.debit, s.credit);
+"""
+_PG_NEW = "SELECT DISTINCT entry_id AS id FROM new_lines"
+_PG_OLD = "SELECT DISTINCT entry_id AS id FROM old_lines"
+_PG_BOTH = f"{_PG_NEW} UNION {_PG_OLD}"
+
 POSTGRESQL_UP = [
-    """CREATE FUNCTION lf_journal_lines_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-        ids text[] := ARRAY[]::text[];
+    f"""CREATE FUNCTION lf_journal_lines_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP <> 'INSERT' THEN ids := ids || OLD.entry_id; END IF;
-        IF TG_OP <> 'DELETE' THEN ids := ids || NEW.entry_id; END IF;
-        UPDATE lf_journal_entries e
-        SET total_debit_cents = s.debit, total_credit_cents = s.credit
-        FROM (SELECT i.id, coalesce(sum(l.debit_cents), 0) AS debit,
-                     coalesce(sum(l.credit_cents), 0) AS credit
-              FROM (SELECT DISTINCT unnest(ids) AS id) i
-              LEFT JOIN lf_journal_lines l ON l.entry_id = i.id
-              GROUP BY i.id) s
-        WHERE e.id = s.id
-          AND (e.total_debit_cents, e.total_credit_cents) IS DISTINCT FROM (s.debit, s.credit);
+        IF TG_OP = 'INSERT' THEN {_PG_SYNC.format(changed=_PG_NEW)}
+        ELSIF TG_OP = 'DELETE' THEN {_PG_SYNC.format(changed=_PG_OLD)}
+        ELSE {_PG_SYNC.format(changed=_PG_BOTH)}
+        END IF;
         RETURN NULL;
     END $$""",
-    """CREATE TRIGGER lf_journal_lines_sync
-    AFTER INSERT OR UPDATE OR DELETE ON lf_journal_lines
-    FOR EACH ROW EXECUTE FUNCTION lf_journal_lines_sync()""",
+    """CREATE TRIGGER lf_journal_lines_sync_insert AFTER INSERT ON lf_journal_lines
+    REFERENCING NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION lf_journal_lines_sync()""",
+    """CREATE TRIGGER lf_journal_lines_sync_update AFTER UPDATE ON lf_journal_lines
+    REFERENCING OLD TABLE AS old_lines NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION lf_journal_lines_sync()""",
+    """CREATE TRIGGER lf_journal_lines_sync_delete AFTER DELETE ON lf_journal_lines
+    REFERENCING OLD TABLE AS old_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION lf_journal_lines_sync()""",
+    # Guards against writing the totals directly. Writes from the sync trigger (depth > 0) are
+    # correct by construction and skip the check; a new entry has no lines yet (the foreign key
+    # from lines is immediate), so its totals must start at zero.
     f"""CREATE FUNCTION lf_journal_entries_totals_guard() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
-        debit bigint;
-        credit bigint;
+        debit bigint := 0;
+        credit bigint := 0;
     BEGIN
-        SELECT coalesce(sum(debit_cents), 0), coalesce(sum(credit_cents), 0)
-        INTO debit, credit FROM lf_journal_lines WHERE entry_id = NEW.id;
+        IF TG_OP = 'UPDATE' THEN
+            SELECT coalesce(sum(debit_cents), 0), coalesce(sum(credit_cents), 0)
+            INTO debit, credit FROM lf_journal_lines WHERE entry_id = NEW.id;
+        END IF;
         IF NEW.total_debit_cents <> debit OR NEW.total_credit_cents <> credit THEN
             RAISE EXCEPTION '{_GUARD_MESSAGE} (entry %)', NEW.id
                 USING ERRCODE = 'check_violation';
@@ -102,7 +122,9 @@ POSTGRESQL_UP = [
     END $$""",
     """CREATE TRIGGER lf_journal_entries_totals_guard
     BEFORE INSERT OR UPDATE OF total_debit_cents, total_credit_cents ON lf_journal_entries
-    FOR EACH ROW EXECUTE FUNCTION lf_journal_entries_totals_guard()""",
+    FOR EACH ROW WHEN (pg_trigger_depth() = 0)
+    EXECUTE FUNCTION lf_journal_entries_totals_guard()""",
+    # The balance check proper: at COMMIT, from the lines themselves (not the cached totals).
     """CREATE FUNCTION lf_journal_lines_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         entry text;
@@ -131,7 +153,9 @@ POSTGRESQL_UP = [
 POSTGRESQL_DOWN = [
     "DROP TRIGGER IF EXISTS lf_journal_lines_balanced ON lf_journal_lines",
     "DROP TRIGGER IF EXISTS lf_journal_entries_totals_guard ON lf_journal_entries",
-    "DROP TRIGGER IF EXISTS lf_journal_lines_sync ON lf_journal_lines",
+    "DROP TRIGGER IF EXISTS lf_journal_lines_sync_insert ON lf_journal_lines",
+    "DROP TRIGGER IF EXISTS lf_journal_lines_sync_update ON lf_journal_lines",
+    "DROP TRIGGER IF EXISTS lf_journal_lines_sync_delete ON lf_journal_lines",
     "DROP FUNCTION IF EXISTS lf_journal_lines_balanced()",
     "DROP FUNCTION IF EXISTS lf_journal_entries_totals_guard()",
     "DROP FUNCTION IF EXISTS lf_journal_lines_sync()",
