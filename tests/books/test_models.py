@@ -202,12 +202,19 @@ def test_cross_company_references_are_refused(factory: sessionmaker[Session]) ->
         s.flush()
 
 
-def test_users_and_duplicate_fingerprints(factory: sessionmaker[Session]) -> None:
+def test_users_and_duplicate_fingerprints(engine: Engine, factory: sessionmaker[Session]) -> None:
     with session_scope(factory) as s:
         s.add(User(email="a@example.com", password_hash="x"))
     with pytest.raises(IntegrityError), session_scope(factory) as s:
-        s.add(User(email="A@example.com", password_hash="x"))
+        s.add(User(email=" A@Example.com", password_hash="x"))  # lowercased, then a duplicate
         s.flush()
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO lf_users (id, email, password_hash, created_at)"
+                " VALUES ('usr_x', 'B@example.com', 'x', CURRENT_TIMESTAMP)"
+            )
+        )
     with pytest.raises(IntegrityError), session_scope(factory) as s:
         s.add(User(email="a@example.com", password_hash="y"))
         s.flush()

@@ -32,7 +32,7 @@ from sqlalchemy import (
     false,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from ledgerflow.jobs.ids import new_ulid
@@ -126,6 +126,10 @@ class User(Base):
 
     # Case-insensitive uniqueness without a functional index: only lowercase is stored.
     __table_args__ = (CheckConstraint("email = lower(email)", name="lf_users_email_lower"),)
+
+    @validates("email")
+    def _lowercase_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
 
 
 class Membership(Base):

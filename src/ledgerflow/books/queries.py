@@ -233,8 +233,7 @@ def set_transaction_category(
     txn.method = "manual"
     txn.confidence = 1.0
     txn.needs_review = False
-    if txn.status == "new":
-        txn.status = "categorized"
+    txn.status = "categorized"  # a changed category needs approving again
     audit(
         session,
         company_id,
