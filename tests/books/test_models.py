@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledgerflow.books.chart import DEFAULT_CHART, add_account, add_bank_account, create_company
 from ledgerflow.books.db import (
     VERSION_TABLE,
+    downgrade,
     make_engine,
     make_sessionmaker,
     session_scope,
@@ -59,6 +60,10 @@ def test_migrated_schema_equals_models(db_url: str, engine: Engine) -> None:
         assert conn.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}")) == "0001"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables and "lf_jobs" in tables
+    downgrade(db_url)  # removes the books' tables and triggers, leaves the jobs' alone
+    tables = set(inspect(engine).get_table_names())
+    assert not set(Base.metadata.tables) & tables and "lf_jobs" in tables
+    upgrade(db_url)
 
 
 def test_new_company_gets_the_default_chart(factory: sessionmaker[Session]) -> None:
