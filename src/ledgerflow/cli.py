@@ -1,15 +1,15 @@
-"""``ledgerflow``: the command line (worker, demo; serve and the rest arrive with the API)."""
+"""``ledgerflow``: serve, worker, users, companies, db."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-import sys
 
 import click
 
-from .jobs import JobSettings, Queue
+from .jobs import Queue
+from .settings import AppSettings
 
 DEFAULT_TASK_MODULES = ("ledgerflow.tasks",)
 
@@ -19,6 +19,28 @@ def _import_tasks(modules: tuple[str, ...]) -> None:
 
     for module in modules:
         importlib.import_module(module)
+
+
+def _settings(database_url: str | None) -> AppSettings:
+    settings = AppSettings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def redact(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+database_option = click.option(
+    "--database-url", envvar="DATABASE_URL", help="sqlite:///file.db or postgresql://…"
+)
 
 
 @click.group()
@@ -31,8 +53,8 @@ def main(log_level: str) -> None:
 
 
 @main.command()
-@click.option("--database-url", envvar="DATABASE_URL", help="sqlite:///file.db or postgresql://…")
-@click.option("--queues", default="default", show_default=True, help="Comma-separated queue names.")
+@database_option
+@click.option("--queues", default="default", show_default=True, help="Comma-separated queues.")
 @click.option("--concurrency", type=int, help="Worker threads (default: WORKER_THREADS or 4).")
 @click.option(
     "--import",
@@ -45,15 +67,15 @@ def worker(
 ) -> None:
     """Run jobs from the database until SIGTERM (graceful: running jobs finish or are released)."""
     _import_tasks(modules or DEFAULT_TASK_MODULES)
-    settings = JobSettings()
-    queue = Queue(database_url or settings.database_url, settings=settings)
+    settings = _settings(database_url)
+    queue = Queue(settings.database_url, settings=settings)
     runner = queue.worker(
         queues=[q.strip() for q in queues.split(",") if q.strip()], concurrency=concurrency
     )
     click.echo(
         f"ledgerflow worker {runner.id} on {socket.gethostname()} pid {os.getpid()}: "
         f"{runner.concurrency} threads, queues {','.join(runner.queues)}, "
-        f"database {_redact(queue.url)}",
+        f"database {redact(queue.url)}",
         err=True,
     )
     runner.run_forever()
@@ -61,23 +83,119 @@ def worker(
 
 
 @main.command()
-@click.option("--database-url", envvar="DATABASE_URL", help="Default: a temporary SQLite file.")
-@click.option("--jobs", "count", default=4, show_default=True, help="How many demo jobs to run.")
-def demo(database_url: str | None, count: int) -> None:
-    """Enqueue a few demo jobs and show their live progress in the terminal."""
-    from .demo import run_demo
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=int, help="Worker threads (default WORKER_THREADS); 0: API only.")
+@click.option(
+    "--worker-mode",
+    type=click.Choice(["process", "thread"]),
+    help="Run workers in a child process (default: the API stays fast under CPU-heavy jobs) "
+    "or as threads inside this process.",
+)
+@click.option("--demo", is_flag=True, help="Seed a demo company and user, and print them.")
+def serve(
+    database_url: str | None,
+    host: str,
+    port: int,
+    workers: int | None,
+    worker_mode: str | None,
+    demo: bool,
+) -> None:
+    """Serve the API, the web page at / and the workers."""
+    from .server import run_server
 
-    sys.exit(run_demo(database_url, count))
+    settings = _settings(database_url)
+    run_server(
+        settings,
+        host=host,
+        port=port,
+        worker_threads=settings.worker_threads if workers is None else workers,
+        worker_mode=worker_mode or settings.worker_mode,
+        demo=demo,
+    )
 
 
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Apply every pending migration (jobs and books); safe while workers run."""
+    from .server import migrate
+
+    settings = _settings(database_url)
+    migrate(settings.database_url)
+    click.echo(f"database {redact(settings.database_url)} is up to date")
+
+
+@main.group()
+def users() -> None:
+    """Users."""
+
+
+@users.command("create")
+@database_option
+@click.argument("email")
+@click.option("--password", envvar="LEDGERFLOW_PASSWORD", prompt=True, hide_input=True)
+@click.option("--admin", is_flag=True, help="An instance admin (sees /admin).")
+def users_create(database_url: str | None, email: str, password: str, admin: bool) -> None:
+    """Create a user who signs in with EMAIL and the password."""
+    from .server import session_for
+    from .tenancy import create_user
+
+    with session_for(_settings(database_url).database_url) as session:
+        try:
+            user = create_user(session, email, password, is_admin=admin)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created user {user.id} <{user.email}>")
+
+
+@main.group()
+def companies() -> None:
+    """Companies and their members."""
+
+
+@companies.command("create")
+@database_option
+@click.argument("company_id")
+@click.argument("name")
+@click.option("--owner", help="Email of an existing user to make owner.")
+def companies_create(
+    database_url: str | None, company_id: str, name: str, owner: str | None
+) -> None:
+    """Create COMPANY_ID (a-z, 0-9, -, _) named NAME, with the default chart of accounts."""
+    from .server import session_for
+    from .tenancy import new_company
+
+    with session_for(_settings(database_url).database_url) as session:
+        try:
+            company = new_company(session, company_id, name, owner)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created company {company.id} ({company.name})")
+
+
+@companies.command("add-member")
+@database_option
+@click.argument("company_id")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["owner", "bookkeeper", "viewer"]), default="bookkeeper")
+def companies_add_member(database_url: str | None, company_id: str, email: str, role: str) -> None:
+    """Give the user EMAIL a role in COMPANY_ID (or change it)."""
+    from .server import session_for
+    from .tenancy import add_member
+
+    with session_for(_settings(database_url).database_url) as session:
+        try:
+            add_member(session, company_id, email, role)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{email} is now {role} of {company_id}")
 
 
 if __name__ == "__main__":

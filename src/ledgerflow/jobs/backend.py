@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, WorkerInfo
+from .models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, QueueStats, WorkerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,8 @@ class Backend(Protocol):
     def stop_worker(self, worker_id: str, now: float) -> None: ...
 
     def workers(self) -> list[WorkerInfo]: ...
+
+    def stats(self, since: float) -> QueueStats: ...
 
     def rescue(self, now: float, page_size: int) -> RescueReport:
         """Jobs whose lease expired go back to pending, or fail once attempts are spent."""

@@ -131,6 +131,24 @@ class ListFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class RunTimes:
+    """Run times of one task's completed jobs: count, total seconds, cumulative bucket counts."""
+
+    count: int
+    total_seconds: float
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Jobs by (task, status), and run times of jobs completed since a moment."""
+
+    counts: dict[tuple[str, str], int]
+    run_times: dict[str, RunTimes]
+    bucket_bounds: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     id: str
     host: str

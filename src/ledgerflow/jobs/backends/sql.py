@@ -12,13 +12,23 @@ from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 from ..backend import ClaimRequest, RescueReport
-from ..models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, WorkerInfo
+from ..models import (
+    Job,
+    ListFilter,
+    NewJob,
+    Outcome,
+    ProgressUpdate,
+    QueueStats,
+    RunTimes,
+    WorkerInfo,
+)
 from ..notify import CHANGES, WORK, publish
 from .pool import Pool
 from .statements import (
     BEAT,
     CANCEL_PENDING,
     CANCEL_RUNNING,
+    COUNTS,
     EXTEND_LEASES,
     FINISH,
     HAS_READY,
@@ -27,6 +37,8 @@ from .statements import (
     INSERT_JOB_IDEMPOTENT,
     PROGRESS,
     RESCUE,
+    RUN_SECONDS,
+    RUN_SECONDS_BUCKETS,
     SELECT_BY_ID,
     SELECT_BY_KEY,
     STOP_WORKER,
@@ -277,6 +289,17 @@ class SqlBackend(ABC, Generic[C]):
             )
             for r in rows
         ]
+
+    def stats(self, since: float) -> QueueStats:
+        def read(conn: C) -> QueueStats:
+            counts = {(t, s): n for t, s, n in self.execute(conn, COUNTS).fetchall()}
+            runs = {
+                row[0]: RunTimes(row[1], row[2] or 0.0, tuple(row[3:]))
+                for row in self.execute(conn, RUN_SECONDS, {"since": since}).fetchall()
+            }
+            return QueueStats(counts, runs, RUN_SECONDS_BUCKETS)
+
+        return self.run(read, write=False)
 
     def rescue(self, now: float, page_size: int) -> RescueReport:
         error = "The worker running this job stopped responding (no heartbeat); it was released."

@@ -142,6 +142,16 @@ SWEEP_JOBS = (
     " ORDER BY finished_at LIMIT :page)"
 )
 SWEEP_WORKERS = "DELETE FROM lf_workers WHERE heartbeat_at < :before"
+COUNTS = "SELECT task, status, count(*) FROM lf_jobs GROUP BY task, status"
+RUN_SECONDS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
+RUN_SECONDS = (
+    "SELECT task, count(*), sum(finished_at - started_at), "
+    + ", ".join(
+        f"sum(CASE WHEN finished_at - started_at <= {b} THEN 1 ELSE 0 END)"
+        for b in RUN_SECONDS_BUCKETS
+    )
+    + " FROM lf_jobs WHERE status = 'complete' AND finished_at >= :since GROUP BY task"
+)
 HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
 
 
