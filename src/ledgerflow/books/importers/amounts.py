@@ -21,6 +21,10 @@ _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 _SPACES = re.compile(r"[\s\u00a0\u2007\u2009\u202f]+")
 _SHAPE = re.compile(r"(?P<pre>[^0-9.,']*)(?P<num>[0-9.,']*[0-9][0-9.,']*)(?P<post>[^0-9.,']*)")
 _DIGITS = re.compile(r"[0-9]+")
+_PLAIN = {
+    ".": re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{0,2})?"),
+    ",": re.compile(r"-?[0-9]{1,13}(?:,[0-9]{0,2})?"),
+}
 _PLACEHOLDERS = frozenset({"-", "--", "\u2013", "\u2014"})
 _PRE_TOKEN = re.compile(r"\(|[+-]|[$€£¥]|[A-Z]{3}")
 _POST_TOKEN = re.compile(r"\)|[+-]|[$€£¥]|CR|DR|[A-Z]{3}")
@@ -43,6 +47,10 @@ def parse_amount(text: str, decimal: str = ".") -> Amount | None:
 
 
 def _parse(text: str, decimal: str, explain: bool) -> Amount | None:
+    plain = _PLAIN[decimal].fullmatch(text)
+    if plain is not None:  # the common case: digits, an optional minus and decimals
+        value = Decimal(text.replace(",", ".") if decimal == "," else text)
+        return Amount(int(value.scaleb(2)), text.startswith("-"), None)
     compact = _SPACES.sub("", text)
     if not compact or compact in _PLACEHOLDERS:
         return None

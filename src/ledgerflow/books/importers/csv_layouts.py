@@ -95,6 +95,7 @@ def build_plan(
         width = max(len(row) for _, row in sample[:HEADER_SEARCH_RECORDS])
         positional = [f"column {i + 1}" for i in range(width)]
         if mapping is not None:
+            _check_mapping_names(sample, mapping, file_name)
             roles = _mapping_roles(mapping, positional, [], file_name)
             return _finish(source, sample, "generic", "bank", 0, positional, roles)
         if _is_wells_fargo(sample):
@@ -150,6 +151,23 @@ def _find_header(sample: Sample, mapping: ColumnMapping | None) -> int | None:
         if has_date and (bool(keys & amounts) or "amount" in words):
             return index
     return None
+
+
+def _check_mapping_names(sample: Sample, mapping: ColumnMapping, file_name: str | None) -> None:
+    """The mapping names columns no row carries: say which, against the likeliest header row."""
+    names = [name for name in mapping.names() if positional_index(name) is None]
+    if not names:
+        return
+    wanted = {key(name) for name in names}
+    line, row = max(
+        sample[:HEADER_SEARCH_RECORDS], key=lambda record: len(wanted & set(map(key, record[1])))
+    )
+    present = set(map(key, row))
+    missing = ", ".join(f"'{name}'" for name in names if key(name) not in present)
+    columns = [cell.strip() for cell in row]
+    reason = f"mapping names columns not in the file: {missing}; columns seen: "
+    reason += describe_columns(columns)
+    raise AmbiguousStatement.about(line, reason, columns, file_name)
 
 
 def _name_row(sample: Sample) -> tuple[int, list[str]] | None:
@@ -272,10 +290,8 @@ def _mapping_roles(
             position = positional_index(name)
             if position is not None and position < len(columns):
                 return position
-            reason = (
-                f"column '{name}' of the mapping is not in the file; columns seen: "
-                f"{describe_columns(columns)}"
-            )
+            reason = f"mapping names columns not in the file: '{name}'; columns seen: "
+            reason += describe_columns(columns)
             raise AmbiguousStatement.about(0, reason, columns, file_name)
         return found
 
@@ -327,7 +343,7 @@ def _finish(
         types = {value.strip().lower() for value in values(roles.type)}
         if not explicit and types and types <= TYPE_OUT | TYPE_IN:
             sign_mode = "type"
-        elif not explicit:
+        elif not explicit and parsed:
             reason = (
                 "cannot tell which column holds the amount or its sign (no negative amounts, "
                 "no debit/credit or type column); columns seen: "

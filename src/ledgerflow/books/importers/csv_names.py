@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from .model import AccountKind
 
+_PUNCTUATION = re.compile(r"[^\w#]+|_")
+
 
 def key(name: str) -> str:
     """A header name for matching: lower case, punctuation except '#' folded to spaces."""
-    return " ".join(re.sub(r"[^\w#]+", " ", name.lower()).replace("_", " ").split())
+    return " ".join(_PUNCTUATION.sub(" ", name.lower()).split())
 
 
 def keys_of(*names: str) -> tuple[str, ...]:

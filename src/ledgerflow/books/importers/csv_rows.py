@@ -53,7 +53,12 @@ def convert(plan: CsvPlan, line: int, fields: list[str], needed: int) -> ParsedT
     for number, field in enumerate(fields, start=1):
         if len(field) > MAX_FIELD_CHARS:
             raise RowProblem(f"field {number} is longer than {MAX_FIELD_CHARS} characters")
-    if len(fields) == len(plan.header_keys) and plan.header_keys == tuple(map(key, fields)):
+    header = plan.header_keys
+    if (
+        len(fields) == len(header)
+        and key(fields[0]) == header[0]
+        and header == tuple(map(key, fields))
+    ):
         return None
     if len(fields) < needed:
         raise RowProblem(f"expected at least {needed} columns, found {len(fields)}")
