@@ -37,9 +37,6 @@ _MAX_TAG = 1_024
 _PRESCAN_CHARS = 1_048_576
 _SIGNATURE = re.compile(r"OFXHEADER\s*[:=]|<OFX\s*>", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9._]{0,63}")
-_CHARSET = re.compile(
-    r"CHARSET:\s*(1252|ISO-?8859-?1|8859-?1)|encoding=\"(windows-1252|iso-8859-1)\"", re.IGNORECASE
-)
 _TXN_FIELDS = frozenset(
     {"TRNTYPE", "DTPOSTED", "DTUSER", "TRNAMT", "FITID", "NAME", "MEMO", "CHECKNUM", "REFNUM"}
 )
@@ -48,13 +45,6 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def looks_like_ofx(text_head: str) -> bool:
     return _SIGNATURE.search(text_head) is not None
-
-
-def ofx_encoding(text_head: str, encoding: str) -> str:
-    """Honour a declared Windows-1252 / Latin-1 charset; otherwise keep the sniffed encoding."""
-    if encoding in ("utf-8", "cp1252") and _CHARSET.search(text_head):
-        return "cp1252"
-    return encoding
 
 
 Token = tuple[str, str, int]  # kind ("open", "close", "text"), tag name or text, line
@@ -232,15 +222,13 @@ class _Walker:
         )
 
 
-def open_ofx(path: Path, file_name: str | None, encoding: str, text_head: str) -> Statement:
+def open_ofx(path: Path, file_name: str | None, encoding: str) -> Statement:
     """Pre-scan the start of the file for the statement kind and currency; rows stream later."""
-    encoding = ofx_encoding(text_head, encoding)
     walker = _Walker(ErrorLog(), "USD")
     with open_text(path, encoding, file_name) as stream:
         read = 0
         for token in tokenize(stream, walker.log):
-            if token[0] == "text":
-                read += len(token[1])
+            read += len(token[1]) + 2
             walker.feed(token)
             if walker.first_done or read > _PRESCAN_CHARS:
                 break

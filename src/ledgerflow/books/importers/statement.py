@@ -15,6 +15,7 @@ from .text import FALLBACK_ERRORS, check_text, choose_encoding, read_head
 
 SAMPLE_RECORDS = 2_000
 SAMPLE_CHARS = 4_194_304
+_OFX_WINDOW = 4_096
 
 
 def parse_statement(
@@ -35,17 +36,13 @@ def parse_statement(
     head, at_eof = read_head(source, name)
     encoding = choose_encoding(head, at_eof)
     check_text(head, encoding, name)
-    codec = encoding if encoding not in ("utf-16", "utf-32") else f"{encoding}"
-    errors = FALLBACK_ERRORS if encoding not in ("utf-16", "utf-32") else "replace"
-    text_head = head.decode(codec, errors=errors)
+    errors = "replace" if encoding in ("utf-16", "utf-32") else FALLBACK_ERRORS
+    text_head = head[: _OFX_WINDOW * 4].decode(encoding, errors=errors)
     if looks_like_ofx(text_head[:_OFX_WINDOW]):
-        return open_ofx(source, name, encoding, text_head)
+        return open_ofx(source, name, encoding)
     if Path(name).suffix.lower() in OFX_SUFFIXES:
         raise StatementError.at(0, "the file is named like OFX but holds no OFX data", name)
     return _open_csv(source, name, encoding, mapping)
-
-
-_OFX_WINDOW = 4_096
 
 
 def _open_csv(path: Path, name: str, encoding: str, mapping: ColumnMapping | None) -> Statement:

@@ -57,13 +57,14 @@ def read_head(path: Path, file_name: str | None) -> tuple[bytes, bool]:
         with path.open("rb") as raw:
             head = raw.read(HEAD_BYTES)
             at_eof = not raw.read(1)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise _unreadable(exc, file_name) from exc
     return head, at_eof
 
 
-def _unreadable(exc: OSError, file_name: str | None) -> StatementError:
-    return StatementError.at(0, f"cannot read the file: {exc.strerror or exc}", file_name)
+def _unreadable(exc: OSError | ValueError, file_name: str | None) -> StatementError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return StatementError.at(0, f"cannot read the file: {reason}", file_name)
 
 
 def choose_encoding(head: bytes, at_eof: bool) -> str:
@@ -102,7 +103,7 @@ def check_text(head: bytes, encoding: str, file_name: str | None) -> None:
         reason = f"{_NOT_TEXT}: binary data (NUL byte) at line {line}"
         raise StatementError.at(line, reason, file_name)
     controls = sum(1 for byte in head if byte in _CONTROL_BYTES)
-    if controls * 50 > len(head):
+    if controls > 4 and controls * 50 > len(head):
         raise StatementError.at(0, f"{_NOT_TEXT}: binary data (control characters)", file_name)
 
 
@@ -112,7 +113,7 @@ def open_text(path: Path, encoding: str, file_name: str | None) -> Iterator[Text
     errors = FALLBACK_ERRORS if encoding in ("utf-8", "utf-8-sig", "cp1252") else "replace"
     try:
         raw = path.open("rb")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise _unreadable(exc, file_name) from exc
     with io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=None) as stream:
         yield stream
@@ -158,6 +159,8 @@ class LineFeed:
             self._skip_rest_of_line()
             self.log.add(self.line_no, f"line is longer than {MAX_LINE_CHARS} characters")
             line = "\n"
+        elif line.startswith("\x1a") and not line.strip("\x1a\r\n"):
+            line = "\n"  # the DOS end-of-file mark some exports still carry
         elif "\x00" in line:
             self.log.add(self.line_no, "line contains NUL bytes (binary data)")
             line = "\n"
