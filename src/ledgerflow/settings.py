@@ -22,6 +22,7 @@ class AppSettings(JobSettings):
     cookie_secure: bool = False
     worker_mode: str = Field(default="process", pattern="^(thread|process)$")
     worker_processes: int = Field(default=1, ge=0, le=64)
+    category_threshold: float = Field(default=0.9, gt=0, le=1)
 
     @property
     def max_upload_bytes(self) -> int:

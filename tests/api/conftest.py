@@ -61,8 +61,11 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     bank = seed(db_url)
     with TestClient(create_app(settings)) as client:
         tokens = {}
-        for who, email in (("alice", "alice@acme.test"), ("bob", "bob@acme.test"),
-                           ("carol", "carol@globex.test")):  # fmt: skip
+        for who, email in (
+            ("alice", "alice@acme.test"),
+            ("bob", "bob@acme.test"),
+            ("carol", "carol@globex.test"),
+        ):
             answer = client.post(
                 "/api/auth/token", data={"username": email, "password": "secret-pw"}
             )

@@ -6,7 +6,10 @@ import io
 
 from conftest import World
 
-CSV = b"Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\nDEBIT,11/02/2026,STARBUCKS,-4.50,DEBIT_CARD,100.00,\n"
+CSV = (
+    b"Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
+    b"DEBIT,11/02/2026,STARBUCKS,-4.50,DEBIT_CARD,100.00,\n"
+)
 
 
 def upload(world: World, who: str = "alice", company: str = "acme", **headers: str):  # type: ignore[no-untyped-def]
@@ -41,9 +44,19 @@ def test_start_job_then_read_it(world: World) -> None:
     assert job.status_code == 200
     data = job.json()
     assert set(data) == {
-        "id", "type", "status", "progress", "message", "result", "error", "company_id",
-        "created_at", "started_at", "finished_at", "attempts",
-    }  # fmt: skip
+        "id",
+        "type",
+        "status",
+        "progress",
+        "message",
+        "result",
+        "error",
+        "company_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "attempts",
+    }
     assert data["type"] == "categorize_transactions" and data["company_id"] == "acme"
 
 

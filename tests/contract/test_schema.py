@@ -59,9 +59,14 @@ INSERT = (
 )
 def test_schema_rejects_impossible_rows(queue: Queue, db_url: str, row: dict[str, object]) -> None:
     params = {
-        "id": f"job_{time.time_ns()}", "finished_at": None, "worker_id": "w", "started": 1.0,
-        "lease": 1.0, "progress": 0, **row,
-    }  # fmt: skip
+        "id": f"job_{time.time_ns()}",
+        "finished_at": None,
+        "worker_id": "w",
+        "started": 1.0,
+        "lease": 1.0,
+        "progress": 0,
+        **row,
+    }
     engine = sa.create_engine(sqlalchemy_url(db_url))
     try:
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
@@ -72,10 +77,22 @@ def test_schema_rejects_impossible_rows(queue: Queue, db_url: str, row: dict[str
 
 def test_public_surface_is_small_and_documented() -> None:
     assert sorted(ledgerflow.jobs.__all__) == [
-        "BackendError", "Cancelled", "ConfigurationError", "Job", "JobContext", "JobFailed",
-        "JobNotFound", "JobPage", "JobSettings", "JobStatus", "JobsError", "Queue", "Task",
-        "Worker", "task",
-    ]  # fmt: skip
+        "BackendError",
+        "Cancelled",
+        "ConfigurationError",
+        "Job",
+        "JobContext",
+        "JobFailed",
+        "JobNotFound",
+        "JobPage",
+        "JobSettings",
+        "JobStatus",
+        "JobsError",
+        "Queue",
+        "Task",
+        "Worker",
+        "task",
+    ]
     for name in ledgerflow.jobs.__all__:
         assert getattr(ledgerflow.jobs, name).__doc__, f"{name} needs a docstring"
 

@@ -1,1 +1,1 @@
-"""The bookkeeping domain: data model, importers, rules, classifier, journal entries, OCR, QuickBooks."""
+"""The bookkeeping domain: data model, importers, rules, classifier, journal entries, OCR, QBO."""

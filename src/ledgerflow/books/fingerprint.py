@@ -78,22 +78,42 @@ def transaction_fingerprint(
     return base64.b32encode(digest[:20]).decode().lower()
 
 
-def file_fingerprints(bank_account_id: str, rows: Iterable[FingerprintRow]) -> list[str]:
-    """Fingerprints for the rows of one file, in order, counting occurrences as described above."""
-    seen: Counter[tuple[dt.date, int, str]] = Counter()
-    out = []
-    for row in rows:
-        key = (row.date, row.amount_cents, normalize_description(row.description))
-        occurrence = seen[key]
-        seen[key] += 1
-        out.append(
-            transaction_fingerprint(
-                bank_account_id,
-                row.date,
-                row.amount_cents,
-                row.description,
-                row.external_id,
-                occurrence,
-            )
+class FileFingerprinter:
+    """Fingerprints for one file's rows, in file order, counting occurrences as described above.
+
+    Counts are kept per date, only for dates met in the last ``window`` rows: identical rows sit
+    close together in a statement, and a file of any length then needs bounded memory.
+    """
+
+    def __init__(self, bank_account_id: str, window: int = 20_000) -> None:
+        self._bank_account_id = bank_account_id
+        self._window = window
+        self._counts: dict[dt.date, Counter[tuple[int, str]]] = {}
+        self._last_row: dict[dt.date, int] = {}
+        self._rows = 0
+
+    def __call__(self, row: FingerprintRow) -> str:
+        self._rows += 1
+        if self._rows % self._window == 0:
+            stale = [d for d, n in self._last_row.items() if n < self._rows - self._window]
+            for date in stale:
+                del self._counts[date], self._last_row[date]
+        key = (row.amount_cents, normalize_description(row.description))
+        counts = self._counts.setdefault(row.date, Counter())
+        occurrence = counts[key]
+        counts[key] += 1
+        self._last_row[row.date] = self._rows
+        return transaction_fingerprint(
+            self._bank_account_id,
+            row.date,
+            row.amount_cents,
+            row.description,
+            row.external_id,
+            occurrence,
         )
-    return out
+
+
+def file_fingerprints(bank_account_id: str, rows: Iterable[FingerprintRow]) -> list[str]:
+    """Fingerprints for all the rows of one file, in order."""
+    fingerprint = FileFingerprinter(bank_account_id)
+    return [fingerprint(row) for row in rows]

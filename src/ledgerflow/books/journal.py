@@ -133,8 +133,12 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def post_entries(session: Session, transactions: Sequence[Transaction]) -> PostResult:
-    """Post one entry per categorized transaction, with multi-row INSERTs (10k+ rows at a time).
+def post_entries(
+    session: Session, transactions: Sequence[Transaction], status: str = "posted"
+) -> PostResult:
+    """Write one entry per categorized transaction, with multi-row INSERTs (10k+ rows at a time).
+
+    Categorization writes ``draft`` entries; approving a transaction posts its entry.
 
     Idempotent, so a retried job is safe: a transaction that already has an entry is skipped
     (and reported), as is one with a zero amount. Anything else that cannot be posted (no
@@ -186,7 +190,7 @@ def post_entries(session: Session, transactions: Sequence[Transaction]) -> PostR
                 "transaction_id": txn.id,
                 "date": txn.date,
                 "memo": txn.description,
-                "status": "posted",
+                "status": status,
                 "created_at": now,
             }
         )

@@ -363,9 +363,13 @@ def insert_transactions(
     source_file: str | None = None,
     import_job_id: str | None = None,
     merchants: Sequence[str | None] | None = None,
+    fingerprints: Sequence[str] | None = None,
 ) -> list[str]:
     """Insert one file's rows, skipping those already stored (same fingerprint); returns the ids
-    of the rows inserted. One multi-row INSERT ... ON CONFLICT DO NOTHING per batch."""
+    of the rows inserted. One multi-row INSERT ... ON CONFLICT DO NOTHING per batch.
+
+    A file streamed in several calls passes ``fingerprints`` from one ``FileFingerprinter``,
+    so that occurrences are counted across the whole file."""
     if merchants is not None and len(merchants) != len(rows):
         raise ValueError("merchants must match rows one to one")
     bank = session.get(BankAccount, bank_account_id)
@@ -394,7 +398,7 @@ def insert_transactions(
             "updated_at": now,
         }
         for i, (row, fingerprint) in enumerate(
-            zip(rows, file_fingerprints(bank_account_id, rows), strict=True)
+            zip(rows, fingerprints or file_fingerprints(bank_account_id, rows), strict=True)
         )
     ]
     table = cast(Table, Transaction.__table__)

@@ -31,6 +31,7 @@ class JobContext:
 
     __slots__ = (
         "_abort",
+        "_database_url",
         "_flushed_at",
         "_message",
         "_on_urgent",
@@ -40,8 +41,15 @@ class JobContext:
         "job",
     )
 
-    def __init__(self, job: Job, worker_id: str, on_urgent: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        job: Job,
+        worker_id: str,
+        on_urgent: Callable[[], None],
+        database_url: str = "",
+    ) -> None:
         self.job = job
+        self._database_url = database_url
         self._worker_id = worker_id
         self._on_urgent = on_urgent
         self._progress = 0
@@ -61,6 +69,11 @@ class JobContext:
     @property
     def meta(self) -> dict[str, Any]:
         return self.job.meta
+
+    @property
+    def database_url(self) -> str:
+        """The database this job is stored in, for tasks that keep their data beside it."""
+        return self._database_url
 
     @property
     def is_cancelled(self) -> bool:

@@ -247,7 +247,7 @@ class Worker:
     def _dispatch(self, jobs: list[Job]) -> None:
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         for job in jobs:
-            held = _Held(JobContext(job, self.id, self._wake.set))
+            held = _Held(JobContext(job, self.id, self._wake.set, self.queue.url))
             self._held[job.id] = held
             self._inbox.put(held)
 

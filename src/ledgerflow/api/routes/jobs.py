@@ -136,9 +136,15 @@ def upload_and_categorize(
         "bank_account_id": bank_account_id,
     }
     return start_job(
-        runtime, principal, response, company_id, job_types.UPLOAD_AND_CATEGORIZE, args,
-        idempotency_key, file_name=file_name,
-    )  # fmt: skip
+        runtime,
+        principal,
+        response,
+        company_id,
+        job_types.UPLOAD_AND_CATEGORIZE,
+        args,
+        idempotency_key,
+        file_name=file_name,
+    )
 
 
 @router.get(

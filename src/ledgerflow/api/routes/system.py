@@ -61,9 +61,13 @@ def sign_in(
     csrf = new_csrf_token()
     secure = runtime.settings.cookie_secure
     response.set_cookie(
-        SESSION_COOKIE, issue_token(runtime.secret, user.id, ttl), max_age=ttl,
-        httponly=True, samesite="strict", secure=secure,
-    )  # fmt: skip
+        SESSION_COOKIE,
+        issue_token(runtime.secret, user.id, ttl),
+        max_age=ttl,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
     response.set_cookie(CSRF_COOKIE, csrf, max_age=ttl, samesite="strict", secure=secure)
     return SessionOut(user_id=user.id, csrf_token=csrf)
 

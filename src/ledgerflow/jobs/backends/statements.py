@@ -302,9 +302,21 @@ def insert_rows(
     meta = dumps(t.meta)
     for job_id, args in items:
         yield (
-            job_id, t.task, t.queue, dumps(args), meta, t.company_id, t.max_attempts, t.priority,
-            t.timeout, t.run_at, t.created_at, None, t.concurrency_key, t.concurrency_limit,
-        )  # fmt: skip
+            job_id,
+            t.task,
+            t.queue,
+            dumps(args),
+            meta,
+            t.company_id,
+            t.max_attempts,
+            t.priority,
+            t.timeout,
+            t.run_at,
+            t.created_at,
+            None,
+            t.concurrency_key,
+            t.concurrency_limit,
+        )
 
 
 def outcome_params(o: Outcome) -> dict[str, Any]:
