@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench services install clean
+.PHONY: run test lint typecheck bench services system-deps install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 services:
 	@bash scripts/services.sh
 
+system-deps:
+	@bash scripts/system-deps.sh
+
 run: install
 	$(PY) -m ledgerflow.cli demo
 
@@ -27,7 +30,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy --strict src/ledgerflow
 
-test: install services lint typecheck
+test: install services system-deps lint typecheck
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 bench: install services
