@@ -382,9 +382,7 @@ def test_binary_files(tmp_path: Path) -> None:
     with pytest.raises(StatementError, match="Excel"):
         parse_statement(write(tmp_path, "x.csv", b"PK\x03\x04" + b"\x00" * 64))
     with pytest.raises(StatementError, match="not a CSV or OFX"):
-        parse_statement(
-            write(tmp_path, "x.csv", "Dear customer,\nhello\nthanks\n".replace(",", ""))
-        )
+        parse_statement(write(tmp_path, "x.csv", "Dear customer\nhello\nthanks\n"))
 
 
 def test_bad_date_and_bad_amount_name_line_and_column(tmp_path: Path) -> None:
