@@ -21,7 +21,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 run: install
-	$(PY) -m ledgerflow.cli demo
+	$(PY) -m ledgerflow.cli serve --demo
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench scripts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -79,8 +80,18 @@ def run_server(
 def start_worker_process(url: str, threads: int) -> subprocess.Popen[bytes]:
     """A ``ledgerflow worker`` child: CPU-heavy jobs get their own interpreter (and GIL)."""
     env = {**os.environ, "DATABASE_URL": url}
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     return subprocess.Popen(
-        [sys.executable, "-m", "ledgerflow.cli", "worker", "--concurrency", str(threads)],
+        [
+            sys.executable,
+            "-m",
+            "ledgerflow.cli",
+            "--log-level",
+            level,
+            "worker",
+            "--concurrency",
+            str(threads),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
     )
