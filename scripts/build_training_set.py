@@ -49,6 +49,8 @@ ACH_DESC_OUT = [
     "ACH",
 ]
 ACH_DESC_IN = ["DEPOSIT", "PAYOUT", "TRANSFER", "CREDIT", "SETTLEMENT", "PAYMENTS", "ACH CR"]
+# Written to the CSV so that the bench can report accuracy per kind of merchant.
+KIND_LABEL = {"brand": "brand", "local": "local", "kind": "bank_line", "mixed": "mixed"}
 BANK_WORDS = {"ZELLE", "VENMO", "CHECK"}
 REFUND_WORDS = [" REFUND", " RETURN", " CREDIT", " REVERSAL", ""]
 
@@ -408,6 +410,7 @@ def build(seed: int) -> list[dict[str, Any]]:
                     "category": category,
                     "split": split[m.mid],
                     "merchant_id": m.mid,
+                    "merchant_kind": KIND_LABEL[m.kind],
                 }
             )
     random.Random(seed + 2).shuffle(records)

@@ -78,12 +78,21 @@ class MerchantMemory:
         for gram in grams:
             shared.update(self._index.get(gram, ()))
         best: tuple[str, float] | None = None
+        # Jaccard >= t needs n_shared >= t * |grams|; a prefix match needs all but the last
+        # trigram of the shorter key. Cheap integer tests skip most candidates.
+        need = min(self.fuzzy_threshold * len(grams), len(grams) - 1)
         for candidate, n_shared in shared.items():
-            sim = n_shared / (len(grams) + len(self._grams[candidate]) - n_shared)
+            other = len(self._grams[candidate])
+            if n_shared < need and n_shared < other - 1:
+                continue
+            sim = n_shared / (len(grams) + other - n_shared)
             short, long_ = sorted((key, candidate), key=len)
             if len(short) >= _PREFIX_MIN_CHARS and long_.startswith(short):
                 sim = max(sim, _PREFIX_SIMILARITY)
-            if sim >= self.fuzzy_threshold and (best is None or sim > best[1]):
+            # Ties go to the alphabetically first key: set order varies between runs.
+            if sim >= self.fuzzy_threshold and (
+                best is None or (sim, best[0]) > (best[1], candidate)
+            ):
                 best = (candidate, sim)
         return best
 

@@ -1,0 +1,264 @@
+"""Tests of the learned categorizer: normalization, shipped model, company memory, training."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ledgerflow.books.classifier import (
+    CATEGORIES,
+    Categorizer,
+    CategoryModel,
+    MerchantMemory,
+    Prediction,
+    merchant_key,
+    normalize_description,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("SQ *BLUE BOTTLE COFFEE #123 OAKLAND CA", "blue bottle coffee"),
+        ("Blue Bottle Coffee 4/12", "blue bottle coffee"),
+        ("STARBUCKS STORE 12345 SEATTLE WA", "starbucks"),
+        ("TST* THE SNUG SAN FRANCISCO CA", "the snug"),
+        ("TST *CAFE RIO 0456", "cafe rio"),
+        ("PAYPAL *ADOBE 402-935-7733 CA", "adobe"),
+        ("PP*NOTION LABS", "notion labs"),
+        ("SP ALLBIRDS", "allbirds"),
+        ("POS PURCHASE WALGREENS #1234", "walgreens"),
+        ("DEBIT CARD PURCHASE XXXX1234 CHEVRON 0203 HOUSTON TX", "chevron"),
+        ("CHECKCARD 0412 SHELL OIL 57444 SEATTLE WA 24431060123", "shell oil"),
+        (
+            "PURCHASE AUTHORIZED ON 04/12 CHIPOTLE 1234 SAN FRANCISCO CA S384102938 CARD 1234",
+            "chipotle",
+        ),
+        ("RECURRING PAYMENT AUTHORIZED ON 04/12 NETFLIX.COM LOS GATOS CA", "netflix los gatos"),
+        ("ACH DEBIT GUSTO PAYROLL", "gusto payroll"),
+        ("RECURRING DROPBOX*8XK2 DROPBOX.COM", "dropbox dropbox"),
+        ("GUSTO DES:NET 123456 ID:7YBQ INDN:ACME LLC CO ID:9138 CCD", "gusto net"),
+        (
+            "ORIG CO NAME:ADP PAYROLL ORIG ID:9138 DESC DATE:240412 CO ENTRY DESCR:FEES SEC:CCD "
+            "TRACE#:0210000 IND NAME:ACME",
+            "adp payroll fees",
+        ),
+        ("ONLINE TRANSFER TO SAV XXXXXX1234 REF #IB0ZX9 ON 04/12/24", "online transfer to sav"),
+        ("IRS USATAXPYMT 270412345678901", "irs usataxpymt"),
+        ("MONTHLY SERVICE FEE", "monthly service fee"),
+        ("7-ELEVEN 34123 AUSTIN TX", "7eleven"),
+        ("McDonald's F1234 Chicago IL", "mcdonalds"),
+        ("CHICK-FIL-A #01234 ATLANTA GA", "chickfila"),
+        ("UBER *TRIP HELP.UBER.COM CA", "uber trip help uber"),
+        ("HOME DEPOT #4710 SAN JOSE CA", "home depot"),
+        ("DELTA AIR 0062341234567 APR 12", "delta air"),
+        ("COMCAST CABLE 800-266-2278 CO", "comcast cable"),
+        ("ADOBE *CREATIVE CLD 800-833-6687 CA", "adobe creative cld"),
+        ("Zelle payment to John Smith JPM99AB12CD", "zelle payment to john smith"),
+        ("WHOLE FOODS MKT 10234 NEW YORK NY", "whole foods mkt"),
+        ("DD *DOORDASH CHIPOTLE 855-431-0459 CA", "dd doordash chipotle"),
+        ("SQ*JOE'S PIZZA BROOKLYN NY 10/03", "joes pizza"),
+        ("PAYMENT TO CHASE CARD ENDING IN 1234 04/12", "payment to chase"),
+        ("", ""),
+    ],
+)
+def test_normalize_description(raw: str, expected: str) -> None:
+    assert normalize_description(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("variants", "key"),
+    [
+        (
+            [
+                "SQ *BLUE BOTTLE COFFEE #123 OAKLAND CA",
+                "Blue Bottle Coffee 4/12",
+                "POS DEBIT BLUE BOTTLE COFFEE SAN FRANCISCO CA",
+            ],
+            "blue bottle coffee",
+        ),
+        (
+            [
+                "STARBUCKS STORE 12345 SEATTLE WA",
+                "STARBUCKS #0456 PORTLAND OR",
+                "CHECKCARD 0412 STARBUCKS 24431060123",
+            ],
+            "starbucks",
+        ),
+        (
+            [
+                "AMAZON.COM*2K3XY81Z0 AMZN.COM/BILL WA",
+                "AMZN MKTP US*2K3XY81Z0",
+                "DEBIT CARD PURCHASE XXXX1234 AMZN MKTP US*1A2B3C AMZN.COM/BILL WA",
+            ],
+            "amazon",
+        ),
+        (
+            ["ACME PLUMBING INC", "Acme Plumbing, Inc. 04/12", "ACME PLUMBING LLC #44"],
+            "acme plumbing",
+        ),
+        (["WM SUPERCENTER #1234", "WAL-MART #1234 DALLAS TX"], "walmart"),
+    ],
+)
+def test_merchant_key_is_stable_across_statements(variants: list[str], key: str) -> None:
+    assert {merchant_key(v) for v in variants} == {key}
+
+
+def test_category_list() -> None:
+    assert len(CATEGORIES) == 28 == len(set(CATEGORIES))
+    assert CATEGORIES[0] == "Sales" and CATEGORIES[-1] == "Uncategorized income"
+    assert CategoryModel.load().categories == CATEGORIES
+
+
+@pytest.mark.parametrize(
+    ("description", "amount", "category"),
+    [
+        ("STARBUCKS STORE 12345 SEATTLE WA", -645, "Meals"),
+        ("ADOBE *CREATIVE CLD", -5499, "Office supplies & software"),
+        ("GUSTO PAYROLL", -1250000, "Payroll expenses"),
+        ("MONTHLY SERVICE FEE", -1500, "Bank fees & service charges"),
+        ("UBER *TRIP HELP.UBER.COM CA", -2340, "Travel"),
+        ("UBER *EATS PENDING", -3150, "Meals"),
+        ("IRS USATAXPYMT 270412345678901", -250000, "Taxes & licenses"),
+        ("ONLINE TRANSFER TO SAV XXXXXX1234", -500000, "Transfer"),
+        ("STRIPE TRANSFER ST-X1Y2Z3", 184512, "Sales"),
+        ("INTEREST PAYMENT", 312, "Interest income"),
+    ],
+)
+def test_model_knows_obvious_merchants(description: str, amount: int, category: str) -> None:
+    [pred] = CategoryModel.load().predict([description], [amount])
+    assert pred.category == category
+    assert pred.source == "model"
+
+
+def test_predictions_are_well_formed_and_deterministic() -> None:
+    model = CategoryModel.load()
+    desc = ["SQ *SOME NEW PLACE", "SHELL OIL 57444", "Zelle to Pat Lee", "", "RENT PAYMENT"]
+    amounts = [-1200, -4500, -30000, 100, -250000]
+    first = model.predict(desc, amounts)
+    assert first == model.predict(desc, amounts)
+    assert first == CategoryModel.load(
+        Path(str(resources.files("ledgerflow.books.classifier").joinpath("model")))
+    ).predict(desc, amounts)
+    for pred in first:
+        assert pred.category in CATEGORIES
+        assert 0.0 <= pred.confidence <= 1.0
+        assert 1 <= len(pred.alternatives) <= 3
+        assert pred.alternatives[0] == (pred.category, pred.confidence)
+        probs = [p for _, p in pred.alternatives]
+        assert probs == sorted(probs, reverse=True)
+        assert all(0.0 <= p <= 1.0 for p in probs)
+    assert model.predict([], []) == []
+    with pytest.raises(ValueError):
+        model.predict(["x"], [])
+
+
+def test_model_files_load_without_pickle() -> None:
+    root = resources.files("ledgerflow.books.classifier").joinpath("model")
+    with (
+        resources.as_file(root.joinpath("weights.npz")) as path,
+        np.load(path, allow_pickle=False) as data,
+    ):
+        assert set(data.files) == {"rows", "coef", "intercept"}
+        assert all(data[name].dtype != object for name in data.files)
+    meta = json.loads(root.joinpath("model.json").read_text())
+    assert meta["categories"] == list(CATEGORIES)
+    assert meta["temperature"] > 0
+    size = sum(root.joinpath(n).stat().st_size for n in ("weights.npz", "model.json"))  # type: ignore[attr-defined]
+    assert size < 15_000_000
+
+
+def test_memory_overrides_model_for_consistent_merchant() -> None:
+    history = [
+        (f"STARBUCKS STORE {n} SEATTLE WA", -2000 - n, "Supplies & materials") for n in range(5)
+    ]
+    memory = MerchantMemory.from_history(history)
+    categorizer = Categorizer(CategoryModel.load(), memory)
+    [pred, other] = categorizer.predict(
+        ["CHECKCARD 0412 STARBUCKS #999 PORTLAND OR", "CHIPOTLE 1234"], [-1500, -1200]
+    )
+    assert pred == Prediction(pred.category, pred.confidence, pred.alternatives, "memory")
+    assert pred.category == "Supplies & materials"
+    assert pred.confidence >= 0.99
+    assert other.source == "model" and other.category == "Meals"
+
+
+def test_memory_confidence_follows_consistency() -> None:
+    memory = MerchantMemory.from_history(
+        [("ACME WIDGETS", -100, "Supplies & materials")] * 5
+        + [("BOLT LABS", -100, "Contract labor")] * 3
+        + [("BOLT LABS", -100, "Office supplies & software")]
+    )
+    five = memory.lookup("ACME WIDGETS #12", -500)
+    mixed = memory.lookup("Bolt Labs 4/12", -500)
+    assert five is not None and mixed is not None
+    assert five.confidence >= 0.99
+    assert mixed.category == "Contract labor"
+    assert 0.6 < mixed.confidence < 0.8
+    assert [c for c, _ in mixed.alternatives] == ["Contract labor", "Office supplies & software"]
+    assert memory.lookup("TOTALLY UNKNOWN VENDOR", -500) is None
+    assert memory.lookup("", -500) is None
+
+
+def test_memory_is_sign_aware_and_fuzzy() -> None:
+    memory = MerchantMemory.from_history(
+        [("ACME CONSULTING GROUP", -90000, "Contract labor")] * 3
+        + [("ACME CONSULTING GROUP", 150000, "Service income")] * 3
+        + [("BLUE BOTTLE COFFEE OAKLAND CA", -700, "Meals")] * 4
+    )
+    paid = memory.lookup("ACME CONSULTING GROUP", -1000)
+    received = memory.lookup("ACME CONSULTING GROUP", 1000)
+    assert paid is not None and paid.category == "Contract labor"
+    assert received is not None and received.category == "Service income"
+    truncated = memory.lookup("SQ *BLUE BOTTLE COF", -650)
+    assert truncated is not None and truncated.category == "Meals"
+    assert truncated.confidence < memory.lookup("BLUE BOTTLE COFFEE", -650).confidence  # type: ignore[union-attr]
+    refund = memory.lookup("BLUE BOTTLE COFFEE", 650)  # only ever paid: weaker evidence
+    assert refund is not None and refund.category == "Meals" and refund.confidence < 0.9
+
+
+def test_categorizer_without_memory_is_the_model() -> None:
+    model = CategoryModel.load()
+    desc, amounts = ["GEICO *AUTO", "AMEX EPAYMENT ACH PMT"], [-12000, -300000]
+    assert Categorizer(model).predict(desc, amounts) == model.predict(desc, amounts)
+    assert Categorizer(model, MerchantMemory()).predict(desc, amounts) == model.predict(
+        desc, amounts
+    )
+
+
+def test_training_script_is_reproducible_on_a_sample(tmp_path: Path) -> None:
+    outputs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "train_classifier.py"),
+                "--sample",
+                "1500",
+                "--out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        outputs.append(out)
+    with (
+        np.load(outputs[0] / "weights.npz", allow_pickle=False) as a,
+        np.load(outputs[1] / "weights.npz", allow_pickle=False) as b,
+    ):
+        for name in ("rows", "coef", "intercept"):
+            assert np.array_equal(a[name], b[name])
+    model = CategoryModel.load(outputs[0])
+    assert model.meta["trained_rows"] == 1500
+    [pred] = model.predict(["STARBUCKS STORE 12345 SEATTLE WA"], [-645])
+    assert pred.category in CATEGORIES and 0.0 <= pred.confidence <= 1.0
