@@ -1,0 +1,196 @@
+"""ledgerflow.jobs on SQLite (a file in the scenario's temp dir) and on PostgreSQL (a fresh db).
+
+Also the ``--import`` module of the separate-process worker (``ledgerflow worker``), so the
+tasks are defined at module level.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+
+from common import (
+    KEYS,
+    WORK_ITERATIONS,
+    WORKERS,
+    Adapter,
+    NotSupported,
+    Resources,
+    WorkerHandle,
+    child_env,
+    spawn,
+    unit_of_work,
+)
+from ledgerflow.jobs import JobContext, Queue, task
+
+
+@task(name="bench.noop", max_attempts=1)
+def noop(ctx: JobContext, i: int) -> None:
+    return None
+
+
+@task(name="bench.work", max_attempts=1)
+def work(ctx: JobContext, iterations: int, report: bool) -> int:
+    """``iterations`` units of fixed arithmetic, reporting progress every iteration if asked."""
+    acc = 0
+    for i in range(iterations):
+        acc ^= unit_of_work(i)
+        if report:
+            ctx.progress(100 * i / iterations, f"{i}/{iterations}")
+    return acc
+
+
+class _Ledgerflow(Adapter):
+    placements: ClassVar[tuple[str, ...]] = ("in-process", "separate process")
+    bulk_api = "Queue.enqueue_many"
+    worker_model = f"{WORKERS} threads, 1 process"
+
+    url: str
+
+    def setup(self, fresh: bool) -> None:
+        self.queue = Queue(self.url)  # brings the schema up to date (a no-op after the first)
+
+    def enqueue_one(self, i: int) -> None:
+        self.queue.enqueue(noop, i=i)
+
+    def enqueue_bulk(self, n: int) -> None:
+        self.queue.enqueue_many(noop, [{"i": i} for i in range(n)])
+
+    def prefill(self, n: int, kind: str = "noop") -> dict[str, Any]:
+        if kind == "noop":
+            self.enqueue_bulk(n)
+        elif kind == "keyed":  # spread over KEYS companies; the limit is the default (2)
+            for k in range(KEYS):
+                args = [{"i": i} for i in range(k, n, KEYS)]
+                self.queue.enqueue_many(noop, args, concurrency_key=f"co_{k}")
+        elif kind in ("work", "work-progress"):
+            args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
+            self.queue.enqueue_many(work, [args] * n)
+        else:
+            raise NotSupported(f"{self.name}: no {kind!r} jobs")
+        return {}
+
+    def count(self, status: str) -> int:
+        raise NotImplementedError
+
+    def completed(self) -> int:
+        return self.count("complete")
+
+    def failed(self) -> int:
+        return self.count("failed")
+
+    def workers(self, placement: str, burst: bool) -> WorkerHandle:
+        if placement == "in-process":
+            worker = self.queue.worker(concurrency=WORKERS)
+            return WorkerHandle.threads(worker.start, worker.stop, "ledgerflow worker")
+        # The documented deployment: `ledgerflow worker` in its own process (SIGTERM stops it).
+        cmd = [
+            sys.executable, "-m", "ledgerflow.cli", "--log-level", "WARNING", "worker",
+            "--import", __name__, "--concurrency", str(WORKERS),
+        ]  # fmt: skip
+        proc = spawn(cmd, child_env({"DATABASE_URL": self.url}))
+        return WorkerHandle.processes([proc])
+
+    def enqueue_probe(self, i: int) -> object:
+        return self.queue.enqueue(noop, i=i).id
+
+    def probe_latencies(self, sent: dict[int, tuple[float, object]]) -> list[float]:
+        # Ours come from the row: started_at (stamped when the worker claims the job, just
+        # before it hands it to a thread) minus created_at (stamped by enqueue).
+        out = []
+        for i, (_, job_id) in sent.items():
+            if i < 0:
+                continue
+            job = self.queue.get(str(job_id))
+            if job.started_at is not None:
+                out.append(job.started_at - job.created_at)
+        return out
+
+    def teardown(self) -> None:
+        self.queue.close()
+
+
+class LedgerflowSqlite(_Ledgerflow):
+    name = "ledgerflow-sqlite"
+    storage = "SQLite file (WAL, synchronous=NORMAL)"
+
+    def __init__(self, res: Resources) -> None:
+        super().__init__(res)
+        self.path = str(Path(res.tmpdir) / "ledgerflow.db")
+        self.url = f"sqlite:///{self.path}"
+
+    def setup(self, fresh: bool) -> None:
+        super().setup(fresh)
+        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+
+    def count(self, status: str) -> int:
+        row = self.conn.execute("SELECT count(*) FROM lf_jobs WHERE status = ?", (status,))
+        return int(row.fetchone()[0])
+
+    def row_size(self) -> dict[str, Any]:
+        conn = self.conn
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows = int(conn.execute("SELECT count(*) FROM lf_jobs").fetchone()[0])
+        # dbstat: bytes of the table's b-tree pages and of the row payloads themselves.
+        table_bytes, payload = conn.execute(
+            "SELECT sum(pgsize), sum(payload) FROM dbstat WHERE name = 'lf_jobs'"
+        ).fetchone()
+        index_bytes = conn.execute(
+            "SELECT coalesce(sum(d.pgsize), 0) FROM dbstat d JOIN sqlite_master m"
+            " ON m.name = d.name WHERE m.type = 'index' AND m.tbl_name = 'lf_jobs'"
+        ).fetchone()[0]
+        file_bytes = os.path.getsize(self.path)
+        return {
+            "rows": rows,
+            "avg_row_bytes": payload / rows,
+            "table_bytes_per_row": table_bytes / rows,
+            "total_bytes_per_row": (table_bytes + index_bytes) / rows,
+            "file_bytes": file_bytes,
+            "how": "dbstat: payload / rows; table+index pages / rows",
+        }
+
+    def teardown(self) -> None:
+        self.conn.close()
+        super().teardown()
+
+
+class LedgerflowPostgres(_Ledgerflow):
+    name = "ledgerflow-pg"
+    storage = "PostgreSQL"
+    needs = frozenset({"postgres"})
+
+    def __init__(self, res: Resources) -> None:
+        super().__init__(res)
+        assert res.pg_url is not None
+        self.url = res.pg_url
+
+    def setup(self, fresh: bool) -> None:
+        super().setup(fresh)
+        self.conn = psycopg.connect(self.url, autocommit=True)
+
+    def count(self, status: str) -> int:
+        row = self.conn.execute("SELECT count(*) FROM lf_jobs WHERE status = %s", (status,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+    def row_size(self) -> dict[str, Any]:
+        self.conn.execute("VACUUM ANALYZE lf_jobs")
+        rows, avg_row, table_bytes, total_bytes = self.conn.execute(
+            "SELECT count(*), avg(pg_column_size(j.*)), pg_table_size('lf_jobs'),"
+            " pg_total_relation_size('lf_jobs') FROM lf_jobs j"
+        ).fetchone()  # type: ignore[misc]
+        return {
+            "rows": rows,
+            "avg_row_bytes": float(avg_row),
+            "table_bytes_per_row": table_bytes / rows,
+            "total_bytes_per_row": total_bytes / rows,
+            "how": "avg(pg_column_size(row)); pg_table_size and pg_total_relation_size / rows",
+        }
+
+    def teardown(self) -> None:
+        self.conn.close()
+        super().teardown()
