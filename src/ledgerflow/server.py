@@ -14,7 +14,7 @@ import click
 import uvicorn
 from sqlalchemy.orm import Session
 
-from .books.db import make_engine, make_sessionmaker, session_scope
+from .books.db import make_engine, make_sessionmaker, session_scope, writer
 from .books.db import upgrade as upgrade_books
 from .jobs import Queue
 from .settings import AppSettings
@@ -30,7 +30,7 @@ def session_for(url: str) -> Iterator[Session]:
     migrate(url)
     engine = make_engine(url)
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(make_sessionmaker(writer(engine))) as session:
             yield session
     finally:
         engine.dispose()

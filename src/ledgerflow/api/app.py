@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..books.db import make_engine, make_sessionmaker
+from ..books.db import make_engine, make_sessionmaker, writer
 from ..books.db import upgrade as upgrade_books
 from ..jobs import Queue, Worker
 from ..settings import AppSettings
@@ -48,6 +48,7 @@ def create_app(settings: AppSettings | None = None, *, worker_threads: int = 0) 
             secret=settings.secret_key(),
             queue=queue,
             sessions=make_sessionmaker(engine),
+            writers=make_sessionmaker(writer(engine)),
             hub=hub,
             limiter=RateLimiter(settings.job_rate_limit),
         )

@@ -29,6 +29,7 @@ class Runtime:
     secret: str
     queue: Queue
     sessions: sessionmaker[Session]
+    writers: sessionmaker[Session]
     hub: JobEventHub
     limiter: RateLimiter
     _principals: dict[str, tuple[float, Principal]] = field(default_factory=dict)
@@ -60,8 +61,9 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with session_scope(runtime.sessions) as session:
+def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    factory = runtime.sessions if request.method in SAFE_METHODS else runtime.writers
+    with session_scope(factory) as session:
         yield session
 
 

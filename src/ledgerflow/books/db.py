@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 VERSION_TABLE = "lf_books_alembic_version"
-HEAD = "0001"
+HEAD = "0002"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -52,7 +52,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, for sessions that will write.
+
+    On SQLite their transactions begin IMMEDIATE: a deferred transaction that read first and
+    writes later fails at once ("database is locked") if another connection committed in
+    between, which busy_timeout cannot wait out. PostgreSQL ignores the option.
+    """
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -18,9 +18,10 @@ with a clearer message.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
@@ -133,8 +134,41 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+class Postable(Protocol):
+    """What posting reads of a transaction: an ORM ``Transaction`` or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def company_id(self) -> str: ...
+    @property
+    def bank_account_id(self) -> str: ...
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount_cents(self) -> int: ...
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+POSTABLE_COLUMNS = (
+    Transaction.id,
+    Transaction.company_id,
+    Transaction.bank_account_id,
+    Transaction.date,
+    Transaction.description,
+    Transaction.amount_cents,
+    Transaction.account_id,
+    Transaction.status,
+)
+
+
 def post_entries(
-    session: Session, transactions: Sequence[Transaction], status: str = "posted"
+    session: Session, transactions: Sequence[Postable], status: str = "posted"
 ) -> PostResult:
     """Write one entry per categorized transaction, with multi-row INSERTs (10k+ rows at a time).
 

@@ -1,0 +1,99 @@
+"""The job handlers: where the job runtime meets the books.
+
+Each handler reports real progress through ``ctx.progress`` and turns a problem the user can
+fix (a malformed file, a wrong bank account) into ``JobFailed`` with a clear message: those are
+never retried. Anything else (a database hiccup) is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import job_types
+from .books.db import make_engine, make_sessionmaker, writer
+from .books.importers import StatementError
+from .books.llm import LLMSettings
+from .books.pipeline import ImportRefused, categorize, import_statement
+from .jobs import JobContext, JobFailed, task
+from .settings import AppSettings
+
+_lock = threading.Lock()
+_sessions: dict[str, sessionmaker[Session]] = {}
+
+
+def sessions_for(url: str) -> sessionmaker[Session]:
+    """One engine per database for the life of the worker process."""
+    with _lock:
+        if url not in _sessions:
+            _sessions[url] = make_sessionmaker(writer(make_engine(url)))
+        return _sessions[url]
+
+
+@cache
+def _settings() -> AppSettings:
+    return AppSettings()
+
+
+@task(name=job_types.UPLOAD_AND_CATEGORIZE, timeout=3600, max_attempts=3)
+def upload_and_categorize(
+    ctx: JobContext,
+    company_id: str,
+    file_path: str,
+    file_name: str,
+    bank_account_id: str | None = None,
+) -> dict[str, Any]:
+    """Import a bank file, categorize its new transactions, write their journal entries."""
+    sessions = sessions_for(ctx.database_url)
+    path = Path(file_path)
+    if not path.is_file():
+        raise JobFailed(f"The uploaded file {file_name!r} is no longer on the server.")
+    try:
+        imported = import_statement(
+            sessions, company_id, path, file_name, bank_account_id, ctx.id, ctx.progress
+        )
+    except (StatementError, ImportRefused) as exc:
+        raise JobFailed(str(exc)) from exc
+    counts = categorize(
+        sessions,
+        company_id,
+        ctx.progress,
+        import_job_id=ctx.id,
+        threshold=_settings().category_threshold,
+        llm=LLMSettings.from_env(),
+    )
+    ctx.progress(100, _summary(counts.je_created, counts.high_confidence, counts.needs_review))
+    return {
+        "parsed": imported.parsed,
+        "inserted": imported.inserted,
+        "duplicates": imported.duplicates,
+        "bank_account_id": imported.bank_account_id,
+        **counts.as_dict(),
+    }
+
+
+@task(name=job_types.CATEGORIZE, timeout=3600, max_attempts=3)
+def categorize_transactions(
+    ctx: JobContext, company_id: str, limit: int | None = None
+) -> dict[str, Any]:
+    """Categorize the company's transactions that are still ``new`` (up to ``limit``)."""
+    counts = categorize(
+        sessions_for(ctx.database_url),
+        company_id,
+        ctx.progress,
+        limit=limit,
+        threshold=_settings().category_threshold,
+        llm=LLMSettings.from_env(),
+    )
+    ctx.progress(100, _summary(counts.je_created, counts.high_confidence, counts.needs_review))
+    return counts.as_dict()
+
+
+def _summary(entries: int, sure: int, review: int) -> str:
+    return (
+        f"{entries:,} journal entries created · {sure:,} high confidence · {review:,} need review"
+    )

@@ -1,0 +1,140 @@
+"""The upload-and-categorize and categorize jobs, end to end through a real worker."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import ledgerflow.tasks  # noqa: F401  (registers the handlers)
+from ledgerflow import job_types
+from ledgerflow.books.chart import account_by_name
+from ledgerflow.books.models import JournalEntry, Transaction
+from ledgerflow.books.queries import create_rule
+from ledgerflow.jobs import Job, JobSettings, JobStatus, Queue
+from ledgerflow.server import migrate, session_for
+
+BANKS = Path(__file__).parent.parent / "data" / "banks"
+FAST = JobSettings(poll_interval=0.05, heartbeat_interval=0.2, worker_timeout=5)
+
+
+@pytest.fixture
+def queue(db_url: str) -> Iterator[Queue]:
+    migrate(db_url)
+    with session_for(db_url) as session:
+        from ledgerflow.tenancy import new_company
+
+        new_company(session, "acme", "Acme Inc")
+    with Queue(db_url, settings=FAST) as q, q.worker(concurrency=2):
+        yield q
+
+
+def run(queue: Queue, task: str, **args: object) -> Job:
+    job = queue.enqueue(task, meta={"company_id": "acme"}, **args)
+    seen: list[int] = []
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (current := queue.get(job.id)).is_final:
+        seen.append(current.progress)
+        assert time.monotonic() < deadline, "job did not finish"
+        time.sleep(0.02)
+    assert seen == sorted(seen), "progress never goes back"
+    return current
+
+
+def upload(queue: Queue, tmp_path: Path, name: str) -> Job:
+    path = tmp_path / name
+    shutil.copy(BANKS / name, path)
+    return run(
+        queue,
+        job_types.UPLOAD_AND_CATEGORIZE,
+        company_id="acme",
+        file_path=str(path),
+        file_name=name,
+    )
+
+
+def count(db_url: str, model: type, **where: object) -> int:
+    with session_for(db_url) as session:
+        stmt = select(func.count()).select_from(model)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(model, key) == value)
+        return int(session.scalar(stmt) or 0)
+
+
+def test_upload_imports_categorizes_and_writes_entries(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    job = upload(queue, tmp_path, "chase_checking.csv")
+    assert job.status is JobStatus.COMPLETE, job.traceback
+    result = job.result
+    assert result["parsed"] == 15 and result["inserted"] == 15 and result["duplicates"] == 0
+    assert result["categorized"] == 15 and result["je_created"] == 15
+    assert result["high_confidence"] + result["needs_review"] == 15
+    assert sum(result["by_method"].values()) == 15
+    assert job.progress == 100 and "journal entries created" in (job.message or "")
+    assert count(db_url, Transaction, company_id="acme") == 15
+    assert count(db_url, JournalEntry, company_id="acme") == 15
+
+    again = upload(queue, tmp_path, "chase_checking.csv")
+    assert again.result["inserted"] == 0 and again.result["duplicates"] == 15
+    assert count(db_url, Transaction, company_id="acme") == 15
+
+
+def test_rules_come_first(queue: Queue, db_url: str, tmp_path: Path) -> None:
+    with session_for(db_url) as session:
+        meals = account_by_name(session, "acme", "Meals")
+        assert meals is not None
+        create_rule(
+            session,
+            "acme",
+            "Starbucks",
+            [{"field": "description", "op": "contains", "value": "starbucks"}],
+            meals.id,
+        )
+    job = upload(queue, tmp_path, "chase_checking.csv")
+    assert job.result["by_method"]["rule"] >= 1
+    with session_for(db_url) as session:
+        coffee = session.scalars(
+            select(Transaction).where(Transaction.description.like("%STARBUCKS%"))
+        ).all()
+    assert coffee and all(t.method == "rule" and t.confidence == 1.0 for t in coffee)
+
+
+def test_malformed_file_fails_clearly_and_inserts_nothing(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.csv"
+    lines = (BANKS / "chase_checking.csv").read_text().splitlines()
+    lines[5] = lines[5].replace("/2024", "/20X4")
+    path.write_text("\n".join(lines) + "\n")
+    job = run(
+        queue,
+        job_types.UPLOAD_AND_CATEGORIZE,
+        company_id="acme",
+        file_path=str(path),
+        file_name="broken.csv",
+    )
+    assert job.status is JobStatus.FAILED and job.attempts == 1
+    assert "line 6" in (job.error or ""), job.error
+    assert count(db_url, Transaction, company_id="acme") == 0
+
+
+def test_categorize_job_takes_new_rows_up_to_limit(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    upload(queue, tmp_path, "amex.csv")
+    with session_for(db_url) as session:
+        session.execute(
+            Transaction.__table__.update().values(
+                status="new", account_id=None, method=None, confidence=None
+            )
+        )
+        session.execute(JournalEntry.__table__.delete())
+    job = run(queue, job_types.CATEGORIZE, company_id="acme", limit=5)
+    assert job.status is JobStatus.COMPLETE and job.result["categorized"] == 5
+    assert count(db_url, Transaction, company_id="acme", status="new") > 0
