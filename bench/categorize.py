@@ -7,7 +7,8 @@ timed from the pipeline's own progress reports (parse 0–20 %, validate 20–30
 rules 50–70, model 70–90, journal entries 90–100), then the whole upload-and-categorize job runs
 through a real worker for the end-to-end figure. Peak RSS is this process's.
 
-Usage: python bench/categorize.py [--rows 10000 100000] [--engines sqlite postgresql] [--no-accuracy]
+Usage: python bench/categorize.py [--rows 10000 100000] [--engines sqlite postgresql]
+       [--no-accuracy]
 """
 
 from __future__ import annotations
