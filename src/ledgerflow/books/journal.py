@@ -240,10 +240,16 @@ def post_entries(
                     "description": spec.description,
                 }
             )
-    # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues")
-    # instead of one INSERT per row: fewer round trips, and PostgreSQL's statement-level
-    # triggers on lf_journal_lines fire once per batch rather than once per line.
+    # On PostgreSQL, RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs
+    # ("insertmanyvalues"): fewer round trips, and the statement-level triggers on
+    # lf_journal_lines fire once per batch rather than once per line. SQLite has no round
+    # trips to save, and its driver's own executemany loop is the fastest path there.
+    on_postgres = session.get_bind().dialect.name == "postgresql"
     for table, rows in ((JournalEntry.__table__, entries), (JournalLine.__table__, lines)):
         if rows:
-            session.execute(insert(cast(Table, table)).returning(table.c.id), rows).all()
+            statement = insert(cast(Table, table))
+            if on_postgres:
+                session.execute(statement.returning(table.c.id), rows).all()
+            else:
+                session.execute(statement, rows)
     return PostResult([e["id"] for e in entries], already, zero)
