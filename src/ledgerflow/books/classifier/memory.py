@@ -12,8 +12,10 @@ truncation or a typo; a fuzzy hit is discounted by its similarity.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ledgerflow.books.classifier.normalize import merchant_key
 from ledgerflow.books.classifier.prediction import Prediction
@@ -42,6 +44,10 @@ class MerchantMemory:
         self._counts: dict[str, dict[bool, Counter[str]]] = {}
         self._grams: dict[str, frozenset[str]] = {}
         self._index: dict[str, set[str]] = {}
+        self._sorted: list[str] = []  # keys in order, for "starts with" look-ups
+        # Which stored key a query key matches depends only on the stored keys: remember it
+        # until a new key arrives (a statement repeats its merchants many times).
+        self._match_cache: dict[str, tuple[str, float] | None] = {}
 
     @classmethod
     def from_history(
@@ -68,33 +74,54 @@ class MerchantMemory:
             self._grams[key] = grams
             for gram in grams:
                 self._index.setdefault(gram, set()).add(key)
+            bisect.insort(self._sorted, key)
+            self._match_cache.clear()
         self._counts[key][amount_cents >= 0][category] += 1
+
+    def _prefix_matches(self, key: str) -> Iterator[str]:
+        """Stored keys that are a prefix of `key`, or that `key` is a prefix of (truncation)."""
+        for end in range(_PREFIX_MIN_CHARS, len(key)):
+            if key[:end] in self._counts:
+                yield key[:end]
+        if len(key) >= _PREFIX_MIN_CHARS:
+            i = bisect.bisect_right(self._sorted, key)
+            while i < len(self._sorted) and self._sorted[i].startswith(key):
+                yield self._sorted[i]
+                i += 1
+
+    def _jaccard_matches(self, key: str) -> Iterator[tuple[str, float]]:
+        """Stored keys with trigram Jaccard >= threshold, found by prefix filtering: such a key
+        must share one of the query's (|A| - ceil(t·|A|) + 1) rarest trigrams."""
+        grams = _trigrams(key)
+        need = math.ceil(self.fuzzy_threshold * len(grams))
+        rarest = sorted(grams, key=lambda g: (len(self._index.get(g, ())), g))
+        candidates: set[str] = set()
+        for gram in rarest[: len(grams) - need + 1]:
+            candidates.update(self._index.get(gram, ()))
+        for candidate in candidates:
+            other = self._grams[candidate]
+            # Jaccard >= t needs t·|A| <= |B| <= |A|/t.
+            if not need <= len(other) <= len(grams) / self.fuzzy_threshold:
+                continue
+            shared = len(grams & other)
+            yield candidate, shared / (len(grams) + len(other) - shared)
 
     def _match(self, key: str) -> tuple[str, float] | None:
         if key in self._counts:
             return key, 1.0
-        grams = _trigrams(key)
-        shared: Counter[str] = Counter()
-        for gram in grams:
-            shared.update(self._index.get(gram, ()))
-        best: tuple[str, float] | None = None
-        # Jaccard >= t needs n_shared >= t * |grams|; a prefix match needs all but the last
-        # trigram of the shorter key. Cheap integer tests skip most candidates.
-        need = min(self.fuzzy_threshold * len(grams), len(grams) - 1)
-        for candidate, n_shared in shared.items():
-            other = len(self._grams[candidate])
-            if n_shared < need and n_shared < other - 1:
-                continue
-            sim = n_shared / (len(grams) + other - n_shared)
-            short, long_ = sorted((key, candidate), key=len)
-            if len(short) >= _PREFIX_MIN_CHARS and long_.startswith(short):
-                sim = max(sim, _PREFIX_SIMILARITY)
-            # Ties go to the alphabetically first key: set order varies between runs.
-            if sim >= self.fuzzy_threshold and (
-                best is None or (sim, best[0]) > (best[1], candidate)
-            ):
-                best = (candidate, sim)
-        return best
+        if key not in self._match_cache:
+            self._match_cache[key] = self._fuzzy_match(key)
+        return self._match_cache[key]
+
+    def _fuzzy_match(self, key: str) -> tuple[str, float] | None:
+        found = {c: _PREFIX_SIMILARITY for c in self._prefix_matches(key)}
+        for candidate, sim in self._jaccard_matches(key):
+            if sim >= self.fuzzy_threshold:
+                found[candidate] = max(sim, found.get(candidate, 0.0))
+        if not found:
+            return None
+        # Best similarity; ties go to the alphabetically first key so answers are reproducible.
+        return min(found.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def lookup(self, description: str, amount_cents: int) -> Prediction | None:
         key = merchant_key(description)
