@@ -51,7 +51,7 @@ STAGES = (
 )
 
 
-def write_statement(path: Path, rows: int, seed: int = 11) -> None:
+def write_statement(path: Path, rows: int, seed: int = 11, salt: str = "") -> None:
     """A Chase checking export of ``rows`` held-out statement lines."""
     with DATA.open() as f:
         lines = [
@@ -82,7 +82,7 @@ def write_statement(path: Path, rows: int, seed: int = 11) -> None:
                 [
                     kind,
                     date.strftime("%m/%d/%Y"),
-                    f"{description} {i}",
+                    f"{description} {salt}{i}",
                     f"{cents / 100:.2f}",
                     "ACH",
                     "0.00",
