@@ -225,6 +225,7 @@ class Gen:
                     " STORE " + self.digits(4),
                     " T" + self.digits(4),
                     " " + self.digits(r.randint(5, 10)),
+                    self.digits(r.randint(6, 10)),  # glued: "GOOGLE *ADS1234567890"
                 ]
             )
         if len(name) > 25 and r.random() < 0.6:

@@ -141,8 +141,8 @@ def test_model_knows_obvious_merchants(description: str, amount: int, category: 
 
 def test_predictions_are_well_formed_and_deterministic() -> None:
     model = CategoryModel.load()
-    desc = ["SQ *SOME NEW PLACE", "SHELL OIL 57444", "Zelle to Pat Lee", "", "RENT PAYMENT"]
-    amounts = [-1200, -4500, -30000, 100, -250000]
+    desc = ["SQ *SOME NEW PLACE", "SHELL OIL 57444", "", "Zelle to Pat Lee", "#1234", "RENT"]
+    amounts = [-1200, -4500, 100, -30000, -999, -250000]
     first = model.predict(desc, amounts)
     assert first == model.predict(desc, amounts)
     assert first == CategoryModel.load(
@@ -156,6 +156,8 @@ def test_predictions_are_well_formed_and_deterministic() -> None:
         probs = [p for _, p in pred.alternatives]
         assert probs == sorted(probs, reverse=True)
         assert all(0.0 <= p <= 1.0 for p in probs)
+    # A row's answer does not depend on its neighbours in the batch (empty rows included).
+    assert first == [model.predict([d], [a])[0] for d, a in zip(desc, amounts, strict=True)]
     assert model.predict([], []) == []
     with pytest.raises(ValueError):
         model.predict(["x"], [])

@@ -118,7 +118,11 @@ class CategoryModel:
             block = np.broadcast_to(self.intercept, (hi - lo, len(self.categories))).copy()
             for group in featurize(descriptions[lo:hi], amounts_cents[lo:hi], self.config):
                 contrib = self.weights[group.indices] * group.values[:, None]
-                block += np.add.reduceat(contrib, group.starts[:-1], axis=0)
+                # reduceat gives a row with no entries its neighbour's value, not zero, so sum
+                # over the rows that have entries only (an empty description has no n-grams).
+                filled = np.diff(group.starts) > 0
+                if filled.any():
+                    block[filled] += np.add.reduceat(contrib, group.starts[:-1][filled], axis=0)
             out[lo:hi] = block
         return out
 

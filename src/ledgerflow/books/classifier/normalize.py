@@ -30,7 +30,8 @@ _LEADING = re.compile(
     r"|recurring(?:\s+(?:payment|debit|charge))?"
     r"|debit\s+purchase"
     r"|card\s+purchase"
-    r"|(?:sq|squ|tst|pp|paypal|sp|in|wpy|bt|clk|fs|py|cko|sqsp)\s*\*"
+    r"|(?:sq|squ|tst|pp|paypal|sp|in|wpy|bt|clk|fs|py|cko)\s*\*"
+    r"|(?:aplpay|apple\s+pay|gglpay|google\s+pay)\s+"
     r"|sp\s+(?=[a-z])"
     r"|pos\s+(?=[a-z])"
     r")\s*"
@@ -56,6 +57,10 @@ _TAG_OF = {
     "card": "card",
     "in": "intuit",
     "preauthorized": "ach",
+    "aplpay": "wallet",
+    "apple": "wallet",
+    "gglpay": "wallet",
+    "google": "wallet",
 }
 
 _URL = re.compile(
@@ -77,6 +82,10 @@ _ACH_TRAILER = re.compile(r"\s(?:indn|id|co id|web id|ppd id|ccd id|trace|ref|co
 _ACH_DES = re.compile(r"\bdes\s*:")
 # Chase's long ACH form: "ORIG CO NAME:GUSTO ORIG ID:... DESC DATE:... CO ENTRY DESCR:PAYROLL ...".
 _ORIG_CO = re.compile(r"^orig co name\s*:\s*(.*?)\s+orig id\s*:.*?co entry descr\s*:\s*(\S*).*$")
+# "GOOGLE *ADS1234567890", "SQSP* INV12345678": a word glued to a reference number.
+_GLUED_CODE = re.compile(r"\b([a-z]{3,})(\d{4,})\b")
+# Ride-hailing lines carry the day and time: "LYFT *RIDE SUN 9PM".
+_RIDE_TIME = re.compile(r"\b(?:mon|tue|wed|thu|fri|sat|sun)\s+\d{1,2}\s*[ap]m\b")
 _HYPHEN_WORD = re.compile(r"(?<=[a-z0-9])-(?=[a-z0-9])")
 _APOSTROPHE = re.compile(r"(?<=[a-z])['’`](?=[a-z])")
 _NON_WORD = re.compile(r"[^a-z0-9&]+")
@@ -248,7 +257,10 @@ def _strip_location(tokens: list[str]) -> list[str]:
         if " ".join(body[-n:]) in _CITIES:
             return body[:-n]
     if has_state and tokens[-1] not in _AMBIGUOUS_STATES:
-        return body
+        tokens = body
+    # "SPOTIFY USA 877-7781161 NY": the country can sit before the state.
+    if len(tokens) >= 2 and tokens[-1] in _COUNTRY:
+        tokens = tokens[:-1]
     return tokens
 
 
@@ -277,6 +289,8 @@ def _split_cached(text: str) -> tuple[str, tuple[str, ...]]:
     if has_digit or "xxxx" in s:
         s = _CARD_TAIL.sub(" ", s)
     if has_digit:
+        s = _GLUED_CODE.sub(r"\1 \2", s)
+        s = _RIDE_TIME.sub(" ", s)
         s = _DATE.sub(" ", s)
         s = _STORE_NO.sub(" ", s)
     if "-" in s:
