@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import job_types
+from .books.approve import approve
 from .books.db import make_engine, make_sessionmaker, writer
 from .books.importers import StatementError
 from .books.llm import LLMSettings
@@ -90,6 +91,29 @@ def categorize_transactions(
         llm=LLMSettings.from_env(),
     )
     ctx.progress(100, _summary(counts.je_created, counts.high_confidence, counts.needs_review))
+    return counts.as_dict()
+
+
+@task(name=job_types.BULK_APPROVE, timeout=3600, max_attempts=3)
+def bulk_approve_transactions(
+    ctx: JobContext,
+    company_id: str,
+    user_id: str | None = None,
+    transaction_ids: list[str] | None = None,
+    min_confidence: float | None = None,
+) -> dict[str, int]:
+    """Approve categorized transactions in batches of 500, posting their journal entries."""
+    try:
+        counts = approve(
+            sessions_for(ctx.database_url),
+            company_id,
+            user_id,
+            ctx.progress,
+            transaction_ids=transaction_ids,
+            min_confidence=min_confidence,
+        )
+    except ValueError as exc:
+        raise JobFailed(str(exc)) from exc
     return counts.as_dict()
 
 

@@ -163,3 +163,24 @@ def test_bad_input_names_the_field(world: World) -> None:
         files={"file": ("x.png", io.BytesIO(b"\x89PNG\r\n\x1a\n\x00\x00\x00"), "image/png")},
     )
     assert not_csv.status_code == 415 and "CSV" in not_csv.json()["detail"]
+
+
+def test_bulk_approve_endpoint(world: World) -> None:
+    c = world.client
+    started = c.post(
+        "/api/jobs/bulk-approve",
+        json={"company_id": "acme", "min_confidence": 0.95},
+        headers=world.auth("alice"),
+    )
+    assert started.status_code == 202 and started.json()["status"] == "pending"
+    job = c.get(f"/api/jobs/{started.json()['job_id']}", headers=world.auth("alice")).json()
+    assert job["type"] == "bulk_approve_transactions"
+    neither = c.post(
+        "/api/jobs/bulk-approve", json={"company_id": "acme"}, headers=world.auth("alice")
+    )
+    assert neither.status_code == 422 and "min_confidence" in str(neither.json()["detail"])
+    body = {"company_id": "acme", "transaction_ids": ["txn_1"]}
+    assert c.post("/api/jobs/bulk-approve", json=body, headers=world.auth("bob")).status_code == 403
+    assert (
+        c.post("/api/jobs/bulk-approve", json=body, headers=world.auth("carol")).status_code == 404
+    )

@@ -138,3 +138,41 @@ def test_categorize_job_takes_new_rows_up_to_limit(
     job = run(queue, job_types.CATEGORIZE, company_id="acme", limit=5)
     assert job.status is JobStatus.COMPLETE and job.result["categorized"] == 5
     assert count(db_url, Transaction, company_id="acme", status="new") > 0
+
+
+def test_bulk_approve_posts_entries_in_batches_and_is_harmless_twice(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    upload(queue, tmp_path, "amex.csv")
+    with session_for(db_url) as session:
+        categorized = session.scalars(
+            select(Transaction.id).where(Transaction.status == "categorized")
+        ).all()
+    chosen = sorted(categorized)[:7]
+    job = run(
+        queue,
+        job_types.BULK_APPROVE,
+        company_id="acme",
+        user_id="usr_x",
+        transaction_ids=[*chosen, "txn_not_there"],
+    )
+    assert job.status is JobStatus.COMPLETE, job.traceback
+    assert job.result == {"approved": 7, "entries_posted": 7, "skipped": 1, "batches": 1}
+    with session_for(db_url) as session:
+        approved = session.scalars(select(Transaction).where(Transaction.id.in_(chosen))).all()
+        assert {t.status for t in approved} == {"approved"}
+        posted = session.scalars(
+            select(JournalEntry.status).where(JournalEntry.transaction_id.in_(chosen))
+        ).all()
+        assert posted == ["posted"] * 7
+        from ledgerflow.books.models import AuditLog
+
+        log = session.scalars(
+            select(AuditLog).where(AuditLog.action == "transaction.approve")
+        ).one()
+        assert log.user_id == "usr_x" and sorted(log.details["transaction_ids"]) == chosen
+    again = run(queue, job_types.BULK_APPROVE, company_id="acme", transaction_ids=chosen)
+    assert again.result["approved"] == 0 and again.result["skipped"] == 7
+
+    everything = run(queue, job_types.BULK_APPROVE, company_id="acme", min_confidence=0.0)
+    assert everything.result["approved"] == len(categorized) - 7

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..jobs import Job
 from ..jobs.models import to_datetime
@@ -81,6 +81,28 @@ class CategorizeIn(BaseModel):
 
     company_id: str = Field(min_length=1, max_length=64)
     limit: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class BulkApproveIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"company_id": "demo", "min_confidence": 0.95},
+                {"company_id": "demo", "transaction_ids": ["txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4D"]},
+            ]
+        },
+    )
+
+    company_id: str = Field(min_length=1, max_length=64)
+    transaction_ids: list[str] | None = Field(default=None, min_length=1, max_length=100_000)
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _something_chosen(self) -> BulkApproveIn:
+        if self.transaction_ids is None and self.min_confidence is None:
+            raise ValueError("give transaction_ids or min_confidence (or both)")
+        return self
 
 
 class TokenOut(BaseModel):

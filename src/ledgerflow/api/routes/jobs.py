@@ -24,7 +24,7 @@ from ...jobs import Job, JobNotFound, JobStatus
 from ...tenancy import Principal
 from ..deps import PrincipalDep, Runtime, RuntimeDep, not_found, require_member, require_writer
 from ..ratelimit import retry_after
-from ..schemas import CategorizeIn, JobAccepted, JobList, JobOut
+from ..schemas import BulkApproveIn, CategorizeIn, JobAccepted, JobList, JobOut
 from ..uploads import SNIFF_BYTES, sniff_statement, store
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -101,6 +101,30 @@ def categorize(
     args = {"company_id": body.company_id, "limit": body.limit}
     return start_job(
         runtime, principal, response, body.company_id, job_types.CATEGORIZE, args, idempotency_key
+    )
+
+
+@router.post("/bulk-approve", status_code=202, response_model=JobAccepted, responses=ACCEPTED)
+def bulk_approve(
+    body: BulkApproveIn,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Approve categorized transactions (by ids, or all with confidence ≥ ``min_confidence``).
+
+    Runs in batches of 500 with progress per batch; approving posts the journal entries and
+    every batch is recorded in the audit log with who approved it.
+    """
+    args = {
+        "company_id": body.company_id,
+        "user_id": principal.user_id,
+        "transaction_ids": body.transaction_ids,
+        "min_confidence": body.min_confidence,
+    }
+    return start_job(
+        runtime, principal, response, body.company_id, job_types.BULK_APPROVE, args, idempotency_key
     )
 
 
