@@ -402,3 +402,48 @@ class AuditLog(Base):
         Index("lf_audit_log_company", "company_id", "id"),
         Index("lf_audit_log_target", "company_id", "target_type", "target_id"),
     )
+
+
+class QboConnection(Base):
+    """A company's QuickBooks Online connection; the tokens are encrypted (see ``books.qbo``)."""
+
+    __tablename__ = "lf_qbo_connections"
+
+    company_id: Mapped[str] = mapped_column(ForeignKey("lf_companies.id"), primary_key=True)
+    realm_id: Mapped[str] = mapped_column(String(64))
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    refresh_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    connected_by: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class QboExport(Base):
+    """One journal entry sent (``pending``, with its batch item) or exported (``done``)."""
+
+    __tablename__ = "lf_qbo_exports"
+
+    entry_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(36))
+    bid: Mapped[str | None] = mapped_column(String(10))
+    item: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = _created()
+    exported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["company_id", "entry_id"],
+            ["lf_journal_entries.company_id", "lf_journal_entries.id"],
+            name="lf_qbo_exports_entry",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("mode IN ('api', 'iif', 'csv')", name="lf_qbo_exports_mode"),
+        CheckConstraint("status IN ('pending', 'done')", name="lf_qbo_exports_status"),
+        Index("lf_qbo_exports_pending", "company_id", "status", "request_id"),
+    )
