@@ -121,10 +121,9 @@ def _in_range(company_id: str, since: dt.date | None) -> list[Any]:
 
 
 def count_already_exported(session: Session, company_id: str, since: dt.date | None) -> int:
-    taken = exists().where(QboExport.entry_id == JournalEntry.id)
     stmt = select(func.count()).where(
         *_in_range(company_id, since),
-        or_(JournalEntry.qbo_id.is_not(None), JournalEntry.exported_at.is_not(None), taken),
+        or_(JournalEntry.qbo_id.is_not(None), JournalEntry.exported_at.is_not(None)),
     )
     return int(session.scalar(stmt) or 0)
 
