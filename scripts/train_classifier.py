@@ -1,10 +1,10 @@
 """Train the transaction-category model and write it in the shipped, pickle-free format.
 
-Only the `train` split of data/training/transactions.csv is read. Inside it, ~15 % of the
-merchants are held out as a validation part (merchant-disjoint, like the real test split) to fit
-the softmax temperature, so that a confidence of 0.9 means "right about 90 % of the time" on
-merchants the model has not seen. The final weights are then refit on the whole train split and
-shipped with that temperature.
+Only the `train` split of data/training/transactions.csv is read. Its merchants are split into
+7 folds; two of them are each scored by a model fit on the other six (merchant-disjoint, like
+the real test split), and the softmax temperature is fit on those out-of-fold scores, so that a
+confidence of 0.9 means "right about 90 % of the time" on merchants the model has not seen. The
+final weights are then fit on the whole train split and shipped with that temperature.
 
 Usage:
   python scripts/train_classifier.py                       # full run → src/.../classifier/model/
@@ -32,7 +32,8 @@ from ledgerflow.books.classifier.model import CategoryModel, softmax
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "training" / "transactions.csv"
 OUT = ROOT / "src" / "ledgerflow" / "books" / "classifier" / "model"
-VAL_SHARE = 0.15
+FOLDS = 7
+CALIBRATION_FOLDS = 2
 SEED = 7
 ALPHA = 5e-6
 EPOCHS = 12
@@ -130,29 +131,35 @@ def main() -> None:
     y = np.array([cat_index[r["category"]] for r in rows], dtype=np.int64)
     x = design_matrix(descriptions, amounts, cfg)
 
-    # Merchant-disjoint validation part of the train split, for the temperature.
+    # Out-of-fold scores for the temperature: merchants are split into FOLDS groups and the
+    # first CALIBRATION_FOLDS groups are each scored by a model fit on all other groups, so the
+    # scores look like those of test-split merchants (never seen) from a model trained on almost
+    # as much data as the shipped one (fewer, smaller folds would bias the temperature up).
     merchants = sorted({r["merchant_id"] for r in rows})
-    rng = np.random.default_rng(args.seed)
-    val_merchants = set(
-        rng.choice(merchants, size=max(1, int(VAL_SHARE * len(merchants))), replace=False).tolist()
-    )
-    is_val = np.array([r["merchant_id"] in val_merchants for r in rows])
-    clf = fit_linear(x[~is_val], y[~is_val], args.seed)
-    weights, intercept = dense_weights(clf, cfg.n_features)
-    probe = CategoryModel(CATEGORIES, cfg, weights, intercept, 1.0)
-    val_desc = [d for d, v in zip(descriptions, is_val, strict=True) if v]
-    val_amt = [a for a, v in zip(amounts, is_val, strict=True) if v]
-    val_scores = probe.decision_scores(val_desc, val_amt)
-    temperature = fit_temperature(val_scores, y[is_val])
-    print(f"temperature={temperature:.4f} (fit on {int(is_val.sum())} validation rows)")
-    val_stats = report("validation", softmax(val_scores / temperature), y[is_val])
+    order = np.random.default_rng(args.seed).permutation(len(merchants)) % FOLDS
+    fold_of = dict(zip(merchants, order.tolist(), strict=True))
+    fold = np.array([fold_of[r["merchant_id"]] for r in rows])
+    scored = fold < CALIBRATION_FOLDS
+    oof = np.zeros((len(rows), len(CATEGORIES)), dtype=np.float32)
+    for k in range(CALIBRATION_FOLDS):
+        held = fold == k
+        clf = fit_linear(x[~held], y[~held], args.seed)
+        weights, intercept = dense_weights(clf, cfg.n_features)
+        oof[held] = x[held] @ weights + intercept
+    oof, y_oof = oof[scored], y[scored]
+    temperature = fit_temperature(oof, y_oof)
+    print(f"temperature={temperature:.4f} (fit on out-of-fold scores of {len(y_oof)} rows)")
+    val_stats = report("out-of-fold", softmax(oof / temperature), y_oof)
 
     clf = fit_linear(x, y, args.seed)
     weights, intercept = dense_weights(clf, cfg.n_features)
     meta = {
         "trained_rows": len(rows),
-        "validation_rows": int(is_val.sum()),
-        "validation": val_stats,
+        "calibration": (
+            f"temperature on out-of-fold scores of {CALIBRATION_FOLDS} of {FOLDS} merchant folds"
+        ),
+        "calibration_rows": len(y_oof),
+        "out_of_fold": val_stats,
         "trainer": f"sklearn SGDClassifier(log_loss, alpha={ALPHA}, epochs={EPOCHS}, averaged)",
         "data": "data/training/transactions.csv split=train (synthetic, see docs/classifier.md)",
     }

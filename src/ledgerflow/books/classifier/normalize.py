@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Leading phrases banks put before the merchant. Order matters only for readability: the loop in
-# `_strip_leading` re-applies the pattern until nothing more is removed.
+# Leading phrases banks and processors put before the merchant. Longer phrases come before their
+# own prefixes ("pos debit" before "pos "), since the alternation takes the first that matches;
+# `_strip_leading` re-applies the pattern until nothing more is removed ("RECURRING SQ *…").
 _LEADING = re.compile(
     r"^(?:"
     r"(?:recurring\s+)?(?:payment|purchase)\s+authorized\s+on\s+\d{1,2}/\d{1,2}(?:/\d{2,4})?"
