@@ -177,3 +177,26 @@ def test_bad_arguments_are_rejected(queue: Queue) -> None:
         queue.enqueue(jobtasks.echo, value=object())
     with pytest.raises(ConfigurationError, match="max_attempts"):
         queue.enqueue(jobtasks.echo, value=1, max_attempts=0)
+
+
+def test_claim_whose_answer_was_lost_is_handed_back(queue: Queue, make_worker) -> None:  # type: ignore[no-untyped-def]
+    from ledgerflow.jobs.backend import ClaimRequest
+
+    worker = make_worker(concurrency=1)
+    jobs = [queue.enqueue(jobtasks.echo, value=i, delay=3600) for i in range(3)]
+    # A claim in the worker's name that the worker never heard of, as when the connection
+    # breaks after COMMIT. ("now" is past the jobs' run_at, which the worker itself never
+    # reaches, so only this claim can take them.)
+    later = time.time() + 7200
+    claimed = queue.backend.exchange(
+        [], [], ClaimRequest(worker.id, ("default",), 3, later, later + 60)
+    )
+    assert len(claimed) == 3
+    released = wait_for(
+        lambda: all((j := queue.get(job.id)).status is JobStatus.PENDING for job in jobs) and j,
+        timeout=5,
+    )
+    assert released
+    for job in jobs:
+        again = queue.get(job.id)
+        assert again.worker_id is None and again.attempts == 0, "handed back, not a failed attempt"

@@ -11,7 +11,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .models import Job, ListFilter, NewJob, Outcome, ProgressUpdate, QueueStats, WorkerInfo
+from .models import (
+    HeldJob,
+    Job,
+    ListFilter,
+    NewJob,
+    Outcome,
+    ProgressUpdate,
+    QueueStats,
+    WorkerInfo,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +77,10 @@ class Backend(Protocol):
     ) -> list[Job]:
         """In one transaction: record finished attempts and progress, then claim new jobs."""
 
-    def held(self, worker_id: str) -> dict[str, bool]:
-        """The jobs this worker holds in the database, each with its cancel-requested flag."""
+    def held(self, worker_id: str) -> dict[str, HeldJob]:
+        """The jobs this worker holds in the database: cancel requested, attempt."""
 
-    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, bool]:
+    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, HeldJob]:
         """Beat, extend the leases of the worker's jobs and return ``held`` in one transaction."""
 
     def stop_worker(self, worker_id: str, now: float) -> None: ...

@@ -122,6 +122,14 @@ class ProgressUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldJob:
+    """A running job as its worker's row says: cancel requested? which attempt?"""
+
+    cancel_requested: bool
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class ListFilter:
     company_id: str | None = None
     status: JobStatus | None = None

@@ -24,7 +24,7 @@ from .context import AbortReason, JobContext
 from .errors import BackendError
 from .ids import new_worker_id
 from .maintenance import Maintenance
-from .models import Job, Outcome, OutcomeKind, WorkerInfo
+from .models import HeldJob, Job, Outcome, OutcomeKind, WorkerInfo
 from .runner import run_job
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ class Worker:
         for held in list(self._held.values()):
             self._settle(held, AbortReason.SHUTDOWN, OutcomeKind.RELEASE, None)
 
-    def _reconcile(self, read_held: Callable[[], dict[str, bool]]) -> bool:
+    def _reconcile(self, read_held: Callable[[], dict[str, HeldJob]]) -> bool:
         """Apply what the database says this worker holds: cancel requests and lost jobs."""
         try:
             in_db = read_held()
@@ -311,8 +311,16 @@ class Worker:
             if job_id not in in_db:
                 held.ctx.abort(AbortReason.LOST)
                 del self._held[job_id]
-            elif in_db[job_id]:
+            elif in_db[job_id].cancel_requested:
                 held.ctx.abort(AbortReason.CANCELLED)
+        # A claim whose COMMIT went through while its answer was lost (the connection broke)
+        # left jobs held in our name that nobody here runs: hand them back.
+        settling = {o.job_id for o in self._unwritten}
+        for job_id, state in in_db.items():
+            if job_id not in self._held and job_id not in settling:
+                self._unwritten.append(
+                    Outcome(job_id, self.id, state.attempt, OutcomeKind.RELEASE, time.time())
+                )
         return True
 
     def _beat(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ..backend import ClaimRequest, RescueReport
 from ..models import (
+    HeldJob,
     Job,
     ListFilter,
     NewJob,
@@ -245,11 +246,11 @@ class SqlBackend(ABC, Generic[C]):
             lambda c: self.execute(c, HAS_READY, {"now": now}).fetchone() is not None, write=False
         )
 
-    def held(self, worker_id: str) -> dict[str, bool]:
+    def held(self, worker_id: str) -> dict[str, HeldJob]:
         rows = self.run(lambda c: self.execute(c, HELD, {"id": worker_id}).fetchall(), write=False)
-        return {job_id: bool(flag) for job_id, flag in rows}
+        return {job_id: HeldJob(bool(flag), attempt) for job_id, flag, attempt in rows}
 
-    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, bool]:
+    def heartbeat(self, worker: WorkerInfo, lease_until: float) -> dict[str, HeldJob]:
         params = {
             "id": worker.id,
             "host": worker.host,
@@ -261,13 +262,13 @@ class SqlBackend(ABC, Generic[C]):
             "lease": lease_until,
         }
 
-        def beat(conn: C) -> dict[str, bool]:
+        def beat(conn: C) -> dict[str, HeldJob]:
             self.execute(conn, BEAT, params)
             self.execute(conn, EXTEND_LEASES, params)
             rows = self.execute(conn, HELD, params).fetchall()
-            return {job_id: bool(flag) for job_id, flag in rows}
+            return {job_id: HeldJob(bool(flag), attempt) for job_id, flag, attempt in rows}
 
-        held: dict[str, bool] = self.run(beat)
+        held: dict[str, HeldJob] = self.run(beat)
         return held
 
     def stop_worker(self, worker_id: str, now: float) -> None:

@@ -111,7 +111,10 @@ CANCEL_RUNNING = (
     "UPDATE lf_jobs SET cancel_requested = TRUE, revision = revision + 1"
     " WHERE id = :id AND status = 'running' AND NOT cancel_requested"
 )
-HELD = "SELECT id, cancel_requested FROM lf_jobs WHERE worker_id = :id AND status = 'running'"
+HELD = (
+    "SELECT id, cancel_requested, attempts FROM lf_jobs"
+    " WHERE worker_id = :id AND status = 'running'"
+)
 BEAT = (
     "INSERT INTO lf_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)"
     " VALUES (:id, :host, :pid, :queues, :concurrency, :started_at, :now)"
