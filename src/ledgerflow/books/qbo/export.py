@@ -20,12 +20,15 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Account, JournalEntry, JournalLine, QboExport, Transaction
+
+if TYPE_CHECKING:
+    from .client import QboClient
 
 Mode = Literal["api", "iif", "csv"]
 MODES: tuple[str, ...] = ("api", "iif", "csv")
@@ -86,7 +89,7 @@ def export_journal_entries(
     mode: Mode = "api",
     progress: Progress | None = None,
     out_dir: Path,
-    client: Any = None,
+    client: QboClient | None = None,
 ) -> dict[str, Any]:
     """Export the company's posted, not yet exported entries (see the module docstring).
 
