@@ -63,11 +63,13 @@ def design_matrix(
     return total.tocsr()
 
 
-def fit_linear(x: sparse.csr_matrix, y: npt.NDArray[np.int64], seed: int) -> SGDClassifier:
+def fit_linear(
+    x: sparse.csr_matrix, y: npt.NDArray[np.int64], seed: int, epochs: int = EPOCHS
+) -> SGDClassifier:
     clf = SGDClassifier(
         loss="log_loss",
         alpha=ALPHA,
-        max_iter=EPOCHS,
+        max_iter=epochs,
         tol=None,
         random_state=seed,
         average=True,
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--sample", type=int, default=None, help="train on N random train rows")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="SGD passes (smoke runs: 2)")
     args = parser.parse_args()
     started = time.perf_counter()
     cfg = FeatureConfig()
@@ -143,7 +146,7 @@ def main() -> None:
     oof = np.zeros((len(rows), len(CATEGORIES)), dtype=np.float32)
     for k in range(CALIBRATION_FOLDS):
         held = fold == k
-        clf = fit_linear(x[~held], y[~held], args.seed)
+        clf = fit_linear(x[~held], y[~held], args.seed, args.epochs)
         weights, intercept = dense_weights(clf, cfg.n_features)
         oof[held] = x[held] @ weights + intercept
     oof, y_oof = oof[scored], y[scored]
@@ -151,7 +154,7 @@ def main() -> None:
     print(f"temperature={temperature:.4f} (fit on out-of-fold scores of {len(y_oof)} rows)")
     val_stats = report("out-of-fold", softmax(oof / temperature), y_oof)
 
-    clf = fit_linear(x, y, args.seed)
+    clf = fit_linear(x, y, args.seed, args.epochs)
     weights, intercept = dense_weights(clf, cfg.n_features)
     meta = {
         "trained_rows": len(rows),
@@ -160,7 +163,9 @@ def main() -> None:
         ),
         "calibration_rows": len(y_oof),
         "out_of_fold": val_stats,
-        "trainer": f"sklearn SGDClassifier(log_loss, alpha={ALPHA}, epochs={EPOCHS}, averaged)",
+        "trainer": (
+            f"sklearn SGDClassifier(log_loss, alpha={ALPHA}, epochs={args.epochs}, averaged)"
+        ),
         "data": "data/training/transactions.csv split=train (synthetic, see docs/classifier.md)",
     }
     model = CategoryModel(CATEGORIES, cfg, weights, intercept, temperature, meta)

@@ -246,6 +246,8 @@ def test_training_script_is_reproducible_on_a_sample(tmp_path: Path) -> None:
                 str(ROOT / "scripts" / "train_classifier.py"),
                 "--sample",
                 "1500",
+                "--epochs",
+                "2",
                 "--out",
                 str(out),
             ],
