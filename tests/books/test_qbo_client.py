@@ -148,6 +148,9 @@ def test_429_waits_for_retry_after_then_succeeds(
     assert [c.status for c in fake.api_calls()] == [429, 429, 200]
     assert clock.now() - start >= 14
     assert 7 in clock.sleeps
+    fake.inject(429, retry_after=3600)  # longer than a job should sit and wait
+    with pytest.raises(QboUnavailable, match="wait 3600 s"):
+        client.query_all("Account")
 
 
 def test_5xx_and_network_errors_retry_with_backoff(

@@ -13,7 +13,8 @@ rather than created twice. What happens on each answer:
 * Another 4xx: ``QboRejected`` with QuickBooks' message; item-level faults of a batch are not
   errors here, they are in the returned items.
 
-After ``max_attempts`` tries ``QboUnavailable`` is raised. Time goes through the injected
+After ``max_attempts`` tries, or when asked to wait longer than ``max_wait``,
+``QboUnavailable`` is raised (the job is retried later). Time goes through the injected
 ``clock`` and ``sleep``, which the limiter shares.
 """
 
@@ -102,6 +103,7 @@ class QboClient:
         max_attempts: int = 6,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
+        max_wait: float = 300.0,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.auth = auth
@@ -114,6 +116,7 @@ class QboClient:
         self.max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
+        self._max_wait = max_wait
         self._jitter = jitter
 
     # --- public calls ------------------------------------------------------------------------
@@ -219,6 +222,8 @@ class QboClient:
                 problem = f"QuickBooks throttled the requests ({response.status_code})"
                 delay = _retry_after(response)
                 delay = self._backoff(attempt) if delay is None else delay
+                if delay > self._max_wait:
+                    raise QboUnavailable(f"{problem}; asked to wait {delay:.0f} s")
                 self.limiter.pause(delay)
             elif response.status_code >= 500:
                 problem = f"QuickBooks answered {response.status_code}: {fault_message(body)}"
