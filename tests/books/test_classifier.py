@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledgerflow.books.classifier import (
     CATEGORIES,
@@ -110,6 +112,23 @@ def test_normalize_description(raw: str, expected: str) -> None:
 )
 def test_merchant_key_is_stable_across_statements(variants: list[str], key: str) -> None:
     assert {merchant_key(v) for v in variants} == {key}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=80), st.integers(-(10**11), 10**11)), min_size=1, max_size=8
+    )
+)
+def test_any_text_gives_a_valid_prediction(rows: list[tuple[str, int]]) -> None:
+    descriptions = [d for d, _ in rows]
+    amounts = [a for _, a in rows]
+    for d in descriptions:
+        assert set(normalize_description(d)) <= set("abcdefghijklmnopqrstuvwxyz0123456789& ")
+    preds = CategoryModel.load().predict(descriptions, amounts)
+    assert len(preds) == len(rows)
+    for pred in preds:
+        assert pred.category in CATEGORIES and 0.0 <= pred.confidence <= 1.0
 
 
 def test_category_list() -> None:
