@@ -171,13 +171,18 @@ def test_export_creates_every_entry_once_and_a_reexport_skips_them(env: Env) -> 
     assert len([c for c in env.fake.api_calls() if c.batch]) == 3
 
 
-def test_since_limits_the_export(env: Env) -> None:
+def test_since_limits_the_export_and_a_disconnected_company_fails(env: Env) -> None:
     since = START + dt.timedelta(days=60)
     result = env.export(since=since)
     assert result["exported"] == 6 and result["skipped"] == 0  # days 60..65
     assert all(je["TxnDate"] >= since.isoformat() for je in env.created())
     assert env.export()["exported"] == 59
     assert env.export(since=since) == {"exported": 0, "skipped": 6, "failed": []}
+    with pytest.raises(ValueError, match="mode"):
+        env.export(mode="xlsx")
+    env.auth.disconnect("acme")
+    with pytest.raises(QboNotConnected, match="not connected"):
+        env.export()
 
 
 def test_expired_access_token_is_refreshed_and_the_call_retried_once(env: Env) -> None:
@@ -343,11 +348,3 @@ def test_two_concurrent_exports_never_send_an_entry_twice(env: Env) -> None:
     assert not errors, errors
     assert_in_quickbooks(env, 65)
     assert all(e.qbo_id for e in env.entries())
-
-
-def test_not_connected_is_a_clear_error(env: Env) -> None:
-    env.auth.disconnect("acme")
-    with pytest.raises(QboNotConnected, match="not connected"):
-        env.export()
-    with pytest.raises(ValueError, match="mode"):
-        env.export(mode="xlsx")

@@ -66,7 +66,8 @@ def _raw(engine: Engine, company_id: str) -> tuple[str, str]:
     return row[0], row[1]
 
 
-def test_authorization_url_and_state(auth: QboAuth, clock: FakeClock) -> None:
+def test_authorization_url_and_state(fake: FakeQbo, clock: FakeClock) -> None:
+    auth = QboAuth(sessionmaker(), config_for(fake), "s3cret-key", now=clock.datetime)  # no DB
     url = auth.authorization_url("acme", "usr_7")
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
