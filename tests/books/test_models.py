@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledgerflow.books.chart import DEFAULT_CHART, add_account, add_bank_account, create_company
 from ledgerflow.books.db import (
+    HEAD,
     VERSION_TABLE,
     downgrade,
     make_engine,
@@ -57,7 +58,7 @@ def test_migrated_schema_equals_models(db_url: str, engine: Engine) -> None:
             },
         )
         assert compare_metadata(context, Base.metadata) == []
-        assert conn.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}")) == "0001"
+        assert conn.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}")) == HEAD
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables and "lf_jobs" in tables
     downgrade(db_url)  # removes the books' tables and triggers, leaves the jobs' alone
