@@ -38,3 +38,9 @@ bench: install services
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# The web app's progress states (pending, running, complete, failed, cancelled) and pages,
+# captured by the browser tests in tests/web, into docs/screenshots.
+.PHONY: screenshots
+screenshots: install system-deps
+	LEDGERFLOW_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q -p no:cacheprovider tests/web

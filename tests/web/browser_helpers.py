@@ -25,12 +25,19 @@ MERCHANTS = [
 ]
 
 
-def sign_in(page: Page, base_url: str, query: str = "", route: str = "jobs") -> None:
+def sign_in(
+    page: Page,
+    base_url: str,
+    query: str = "",
+    route: str = "jobs",
+    email: str = DEMO_EMAIL,
+    password: str = DEMO_PASSWORD,
+) -> None:
     page.goto(f"{base_url}/{query}#/{route}")
-    page.fill("#signin-email", DEMO_EMAIL)
-    page.fill("#signin-password", DEMO_PASSWORD)
+    page.fill("#signin-email", email)
+    page.fill("#signin-password", password)
     page.click(".signin-form button[type=submit]")
-    page.wait_for_selector("#main")
+    page.wait_for_selector("#main, .company-choice")
 
 
 def bank_csv(path: Path, rows: int, tag: str, *, start: dt.date | None = None) -> Path:
@@ -66,6 +73,7 @@ def read_job(page: Page, job_id: str) -> dict[str, Any]:
 def shoot(target: Page | Locator, folder: Path, name: str, *, full_page: bool = False) -> Path:
     path = folder / f"{name}.png"
     if full_page and isinstance(target, Page):
+        target.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page
         target.screenshot(path=str(path), animations="disabled", full_page=True)
     else:
         target.screenshot(path=str(path), animations="disabled")

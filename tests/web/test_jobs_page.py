@@ -68,10 +68,10 @@ def test_sign_in_and_the_jobs_page(page: Page, server: Server, shots: Path) -> N
     page.goto(f"{server.url}/")
     page.fill("#signin-email", DEMO_EMAIL)
     page.fill("#signin-password", "not-the-password")
+    shoot(page, shots, "page-sign-in")
     page.click(".signin-form button[type=submit]")
     expect(page.locator(".signin-form [role=alert]")).to_have_text("Wrong email or password.")
     page.fill("#signin-password", "demo")
-    shoot(page, shots, "page-sign-in")
     page.click(".signin-form button[type=submit]")
 
     expect(page.locator("#company-picker")).to_have_text("Demo Coffee Roasters")
@@ -229,6 +229,8 @@ def test_change_a_category_inline_and_create_the_suggested_rule(page: Page, serv
     assert answer["transaction"]["account_id"] == target
     expect(row.locator("select.category-select")).to_have_value(target)
     expect(row.locator(".method-manual")).to_be_visible()
+    # A transaction with a merchant gets a rule suggested for that merchant.
+    assert answer["transaction"]["merchant"] is None or answer["suggested_rule"], answer
     if answer["suggested_rule"] is None:
         return
     suggestion = page.locator(".suggestion-row")

@@ -83,6 +83,13 @@ export function resultSummary(job) {
         `${count(r.needs_review ?? 0)} need review`,
       ].join(" · ");
     case "bulk_approve_transactions":
+      if ("approved" in r && "entries_posted" in r) {
+        return [
+          `${count(r.approved)} approved`,
+          `${plural(r.entries_posted, "journal entry", "journal entries")} posted`,
+          `${count(r.skipped ?? 0)} skipped`,
+        ].join(" · ");
+      }
       return genericSummary(r, ["approved", "skipped", "already_approved", "failed"]);
     case "export_to_quickbooks": {
       const failed = Array.isArray(r.failed) ? r.failed.length : r.failed ?? 0;
