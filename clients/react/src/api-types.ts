@@ -124,6 +124,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/companies/{company_id}/quickbooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status
+         * @description Whether the company is connected to QuickBooks Online (never shows the tokens).
+         */
+        get: operations["status_api_companies__company_id__quickbooks_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect
+         * @description Revoke the tokens at Intuit and forget the connection.
+         */
+        delete: operations["disconnect_api_companies__company_id__quickbooks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/companies/{company_id}/quickbooks/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect
+         * @description Start connecting: open ``authorization_url`` in the browser; Intuit returns to the
+         *     callback.
+         */
+        post: operations["connect_api_companies__company_id__quickbooks_connect_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/companies/{company_id}/rules": {
         parameters: {
             query?: never;
@@ -188,6 +233,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/bulk-approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk Approve
+         * @description Approve categorized transactions (by ids, or all with confidence ≥ ``min_confidence``).
+         *
+         *     Runs in batches of 500 with progress per batch; approving posts the journal entries and
+         *     every batch is recorded in the audit log with who approved it.
+         */
+        post: operations["bulk_approve_api_jobs_bulk_approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/categorize": {
         parameters: {
             query?: never;
@@ -222,6 +290,28 @@ export interface paths {
         get: operations["list_jobs_api_jobs_company__company_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/export-qbo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export Qbo
+         * @description Export posted journal entries to QuickBooks Online (``api``) or as an IIF/CSV file.
+         *
+         *     A file export's result has a ``file_url`` (``GET /api/jobs/{job_id}/file``).
+         */
+        post: operations["export_qbo_api_jobs_export_qbo_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -308,6 +398,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/{job_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job File
+         * @description The file an export job wrote (IIF or CSV), for members of its company only.
+         */
+        get: operations["job_file_api_jobs__job_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}/retry": {
         parameters: {
             query?: never;
@@ -340,6 +450,26 @@ export interface paths {
          * @description Who the token belongs to, and their role in each company.
          */
         get: operations["me_api_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/quickbooks/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description Where Intuit sends the browser back; stores the (encrypted) tokens.
+         */
+        get: operations["callback_api_quickbooks_callback_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -482,6 +612,27 @@ export interface components {
             file: string;
         };
         /**
+         * BulkApproveIn
+         * @example {
+         *       "company_id": "demo",
+         *       "min_confidence": 0.95
+         *     }
+         * @example {
+         *       "company_id": "demo",
+         *       "transaction_ids": [
+         *         "txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4D"
+         *       ]
+         *     }
+         */
+        BulkApproveIn: {
+            /** Company Id */
+            company_id: string;
+            /** Min Confidence */
+            min_confidence?: number | null;
+            /** Transaction Ids */
+            transaction_ids?: string[] | null;
+        };
+        /**
          * CategorizeIn
          * @example {
          *       "company_id": "demo",
@@ -509,6 +660,26 @@ export interface components {
             name: string;
             /** Role */
             role: string;
+        };
+        /**
+         * ExportIn
+         * @example {
+         *       "company_id": "demo",
+         *       "format": "iif",
+         *       "since": "2026-01-01"
+         *     }
+         */
+        ExportIn: {
+            /** Company Id */
+            company_id: string;
+            /**
+             * Format
+             * @default api
+             * @enum {string}
+             */
+            format: "api" | "iif" | "csv";
+            /** Since */
+            since?: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -640,6 +811,25 @@ export interface components {
             };
             /** User Id */
             user_id: string;
+        };
+        /** QboConnect */
+        QboConnect: {
+            /** Authorization Url */
+            authorization_url: string;
+        };
+        /** QboStatus */
+        QboStatus: {
+            /** Connected */
+            connected: boolean;
+            /** Connected At */
+            connected_at?: string | null;
+            /**
+             * Needs Reconnect
+             * @default false
+             */
+            needs_reconnect: boolean;
+            /** Realm Id */
+            realm_id?: string | null;
         };
         /** RuleCondition */
         RuleCondition: {
@@ -1024,6 +1214,146 @@ export interface operations {
             };
         };
     };
+    status_api_companies__company_id__quickbooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QboStatus"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    disconnect_api_companies__company_id__quickbooks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    connect_api_companies__company_id__quickbooks_connect_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QboConnect"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description QuickBooks is not configured here. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     rules_api_companies__company_id__rules_get: {
         parameters: {
             query?: never;
@@ -1196,6 +1526,72 @@ export interface operations {
             };
         };
     };
+    bulk_approve_api_jobs_bulk_approve_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a request with the same key to get the same job back (200). */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkApproveIn"];
+            };
+        };
+        responses: {
+            /** @description Same Idempotency-Key: the existing job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Viewers may not start jobs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such company (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many jobs started; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     categorize_api_jobs_categorize_post: {
         parameters: {
             query?: never;
@@ -1295,6 +1691,72 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    export_qbo_api_jobs_export_qbo_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a request with the same key to get the same job back (200). */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportIn"];
+            };
+        };
+        responses: {
+            /** @description Same Idempotency-Key: the existing job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Viewers may not start jobs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such company (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many jobs started; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1503,6 +1965,44 @@ export interface operations {
             };
         };
     };
+    job_file_api_jobs__job_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     retry_job_api_jobs__job_id__retry_post: {
         parameters: {
             query?: never;
@@ -1571,6 +2071,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
+    callback_api_quickbooks_callback_get: {
+        parameters: {
+            query: {
+                state: string;
+                code?: string | null;
+                realmId?: string | null;
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Found */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

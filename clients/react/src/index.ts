@@ -1,14 +1,18 @@
-export type { components, operations, paths } from "./api-types";
+export type { components, operations, paths } from "./api-types.js";
 export {
+  JOB_TYPES,
   JobProgress,
   JobProgressCompact,
   JobProgressModal,
+  STATUS_LABELS,
+  jobTitle,
+  statusText,
   type JobProgressCompactProps,
   type JobProgressModalProps,
   type JobProgressProps,
   type JobProgressSource,
-} from "./components";
-export { DEFAULT_SCHEDULE, pollDelay, type PollSchedule } from "./schedule";
+} from "./components.js";
+export { DEFAULT_SCHEDULE, pollDelay, type PollSchedule } from "./schedule.js";
 export {
   FINAL_STATUSES,
   isFinalStatus,
@@ -16,7 +20,7 @@ export {
   type JobAccepted,
   type JobList,
   type JobStatus,
-} from "./types";
+} from "./types.js";
 export {
   DEFAULT_MAX_CONSECUTIVE_ERRORS,
   JobStatusError,
@@ -24,4 +28,4 @@ export {
   type JobErrorKind,
   type JobStatusState,
   type UseJobStatusOptions,
-} from "./useJobStatus";
+} from "./useJobStatus.js";

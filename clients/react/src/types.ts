@@ -1,5 +1,5 @@
 /** Shapes of the HTTP API, taken from the generated OpenAPI types so they cannot drift. */
-import type { components } from "./api-types";
+import type { components } from "./api-types.js";
 
 type Schemas = components["schemas"];
 

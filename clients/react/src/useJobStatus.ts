@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 
-import { DEFAULT_SCHEDULE, pollDelay, type PollSchedule } from "./schedule";
-import type { Job, JobStatus } from "./types";
+import { DEFAULT_SCHEDULE, pollDelay, type PollSchedule } from "./schedule.js";
+import type { Job, JobStatus } from "./types.js";
 
 /**
  * Why a job is not (or not yet) a success:
