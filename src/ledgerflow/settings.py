@@ -28,6 +28,10 @@ class AppSettings(JobSettings):
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
+    def export_dir(self, company_id: str, job_id: str) -> Path:
+        """Where an export job writes its file; the API serves it from here to members only."""
+        return self.upload_dir.resolve() / "exports" / company_id / job_id
+
     def secret_key(self) -> str:
         """The configured key, or one kept in ``var/secret_key`` for the embedded setup."""
         if self.ledgerflow_secret_key:

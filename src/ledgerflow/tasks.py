@@ -7,8 +7,8 @@ never retried. Anything else (a database hiccup) is retried with backoff.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from .books.db import make_engine, make_sessionmaker, writer
 from .books.importers import StatementError
 from .books.llm import LLMSettings
 from .books.pipeline import ImportRefused, categorize, import_statement
+from .books.qbo import QboNotConnected, QboOAuthError, QboRejected, export_journal_entries
 from .jobs import JobContext, JobFailed, task
 from .settings import AppSettings
 
@@ -35,8 +36,8 @@ def sessions_for(url: str) -> sessionmaker[Session]:
         return _sessions[url]
 
 
-@cache
 def _settings() -> AppSettings:
+    """Read per job: workers and the API take the same environment (``UPLOAD_DIR``, ...)."""
     return AppSettings()
 
 
@@ -115,6 +116,33 @@ def bulk_approve_transactions(
     except ValueError as exc:
         raise JobFailed(str(exc)) from exc
     return counts.as_dict()
+
+
+@task(name=job_types.EXPORT_QBO, timeout=3600, max_attempts=5)
+def export_to_quickbooks(
+    ctx: JobContext, company_id: str, since: str | None = None, format: str = "api"
+) -> dict[str, Any]:
+    """Export posted journal entries not yet exported: to QuickBooks Online, or as IIF/CSV.
+
+    A retry re-sends an unanswered batch under its original request id, so QuickBooks never
+    creates an entry twice.
+    """
+    try:
+        result = export_journal_entries(
+            sessions_for(ctx.database_url),
+            company_id,
+            since=dt.date.fromisoformat(since) if since else None,
+            mode=format,  # type: ignore[arg-type]
+            progress=ctx.progress,
+            out_dir=_settings().export_dir(company_id, ctx.id),
+        )
+    except (QboNotConnected, QboRejected, QboOAuthError) as exc:
+        raise JobFailed(str(exc)) from exc
+    path = result.pop("file_path", None)
+    if path is not None:
+        result["file_name"] = Path(path).name
+        result["file_url"] = f"/api/jobs/{ctx.id}/file"
+    return result
 
 
 def _summary(entries: int, sure: int, review: int) -> str:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,11 +56,11 @@ def seed(db_url: str) -> str:
         return bank.id
 
 
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+@contextmanager
+def make_world(db_url: str, tmp_path: Path, worker_threads: int = 0) -> Iterator[World]:
     settings = make_settings(db_url, tmp_path)
     bank = seed(db_url)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, worker_threads=worker_threads)) as client:
         tokens = {}
         for who, email in (
             ("alice", "alice@acme.test"),
@@ -72,3 +73,19 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
             assert answer.status_code == 200, answer.text
             tokens[who] = answer.json()["access_token"]
         yield World(client, settings, tokens, bank)
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    """The app without workers: jobs stay pending."""
+    with make_world(db_url, tmp_path) as w:
+        yield w
+
+
+@pytest.fixture
+def busy_world(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The app with two worker threads running the real job handlers (which, like workers
+    anywhere, read their settings from the environment)."""
+    monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))
+    with make_world(db_url, tmp_path, worker_threads=2) as w:
+        yield w

@@ -105,6 +105,19 @@ class BulkApproveIn(BaseModel):
         return self
 
 
+class ExportIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"company_id": "demo", "since": "2026-01-01", "format": "iif"}]
+        },
+    )
+
+    company_id: str = Field(min_length=1, max_length=64)
+    since: dt.date | None = None
+    format: Literal["api", "iif", "csv"] = "api"
+
+
 class TokenOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"access_token": "eyJhbGciOi...", "token_type": "bearer"}]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import (
@@ -16,7 +17,7 @@ from fastapi import (
     Response,
     UploadFile,
 )
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ... import job_types
@@ -24,7 +25,7 @@ from ...jobs import Job, JobNotFound, JobStatus
 from ...tenancy import Principal
 from ..deps import PrincipalDep, Runtime, RuntimeDep, not_found, require_member, require_writer
 from ..ratelimit import retry_after
-from ..schemas import BulkApproveIn, CategorizeIn, JobAccepted, JobList, JobOut
+from ..schemas import BulkApproveIn, CategorizeIn, ExportIn, JobAccepted, JobList, JobOut
 from ..uploads import SNIFF_BYTES, sniff_statement, store
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -126,6 +127,45 @@ def bulk_approve(
     return start_job(
         runtime, principal, response, body.company_id, job_types.BULK_APPROVE, args, idempotency_key
     )
+
+
+@router.post("/export-qbo", status_code=202, response_model=JobAccepted, responses=ACCEPTED)
+def export_qbo(
+    body: ExportIn,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Export posted journal entries to QuickBooks Online (``api``) or as an IIF/CSV file.
+
+    A file export's result has a ``file_url`` (``GET /api/jobs/{job_id}/file``).
+    """
+    args = {
+        "company_id": body.company_id,
+        "since": body.since.isoformat() if body.since else None,
+        "format": body.format,
+    }
+    return start_job(
+        runtime, principal, response, body.company_id, job_types.EXPORT_QBO, args, idempotency_key
+    )
+
+
+@router.get(
+    "/{job_id}/file",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+)
+def job_file(job_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> FileResponse:
+    """The file an export job wrote (IIF or CSV), for members of its company only."""
+    job = visible_job(runtime, principal, job_id)
+    name = job.result.get("file_name") if isinstance(job.result, dict) else None
+    if not isinstance(name, str):
+        raise not_found("This job has no file.")
+    path = runtime.settings.export_dir(job.company_id, job.id) / Path(name).name
+    if not path.is_file():
+        raise not_found("The file is no longer available.")
+    return FileResponse(path, filename=path.name, media_type="application/octet-stream")
 
 
 @router.post(

@@ -1,0 +1,84 @@
+"""The bookkeeping flow over HTTP with real workers: upload, review, approve, export, download."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import World
+
+BANKS = Path(__file__).parent.parent / "data" / "banks"
+
+
+def wait(world: World, job_id: str, who: str = "alice") -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        job: dict[str, Any] = world.client.get(
+            f"/api/jobs/{job_id}", headers=world.auth(who)
+        ).json()
+        if job["status"] in ("complete", "failed", "cancelled"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+
+
+def start(world: World, path: str, **body: Any) -> str:
+    answer = world.client.post(path, json=body, headers=world.auth("alice"))
+    assert answer.status_code == 202, answer.text
+    job_id: str = answer.json()["job_id"]
+    return job_id
+
+
+def test_upload_review_approve_export_download(busy_world: World) -> None:
+    w, alice = busy_world, busy_world.auth("alice")
+    with (BANKS / "chase_checking.csv").open("rb") as f:
+        answer = w.client.post(
+            "/api/jobs/upload-and-categorize", headers=alice, data={"company_id": "acme"},
+            files={"file": ("chase_checking.csv", f, "text/csv")},
+        )  # fmt: skip
+    imported = wait(w, answer.json()["job_id"])
+    assert imported["status"] == "complete", imported["error"]
+    assert imported["result"]["inserted"] == 15 and imported["result"]["je_created"] == 15
+
+    page = w.client.get("/api/companies/acme/transactions?limit=100", headers=alice).json()
+    assert len(page["transactions"]) == 15
+    txn = page["transactions"][0]
+    accounts = w.client.get("/api/companies/acme/accounts", headers=alice).json()
+    meals = next(a for a in accounts if a["name"] == "Meals")
+    patched = w.client.patch(
+        f"/api/transactions/{txn['id']}", json={"account_id": meals["id"]}, headers=alice
+    )
+    assert patched.status_code == 200
+    assert patched.json()["transaction"]["method"] == "manual"
+    review = w.client.get("/api/companies/acme/transactions?needs_review=true", headers=alice)
+    assert review.status_code == 200
+
+    approved = wait(w, start(w, "/api/jobs/bulk-approve", company_id="acme", min_confidence=0))
+    assert approved["status"] == "complete" and approved["result"]["approved"] == 15
+
+    exported = wait(w, start(w, "/api/jobs/export-qbo", company_id="acme", format="iif"))
+    assert exported["status"] == "complete", exported["error"]
+    result = exported["result"]
+    assert result["exported"] == 15 and result["file_url"].endswith("/file")
+    assert "file_path" not in result, "server paths stay private"
+    download = w.client.get(result["file_url"], headers=w.auth("bob"))
+    assert download.status_code == 200 and download.content.startswith(b"!TRNS")
+    assert w.client.get(result["file_url"], headers=w.auth("carol")).status_code == 404
+    entries = w.client.get("/api/companies/acme/journal-entries", headers=alice).json()
+    assert {e["status"] for e in entries["journal_entries"]} == {"posted"}
+
+
+def test_quickbooks_connection_endpoints(busy_world: World) -> None:
+    w = busy_world
+    status = w.client.get("/api/companies/acme/quickbooks", headers=w.auth("bob"))
+    assert status.status_code == 200 and status.json()["connected"] is False
+    connect = w.client.post("/api/companies/acme/quickbooks/connect", headers=w.auth("alice"))
+    assert connect.status_code == 409 and "QBO_CLIENT_ID" in connect.json()["detail"]
+    assert (
+        w.client.post("/api/companies/acme/quickbooks/connect", headers=w.auth("bob")).status_code
+        == 403
+    )
+    assert (
+        w.client.get("/api/companies/acme/quickbooks", headers=w.auth("carol")).status_code == 404
+    )
