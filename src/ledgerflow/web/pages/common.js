@@ -91,7 +91,8 @@ export function resultLink(job) {
       return { href: "#/transactions", label: "View transactions" };
     case "export_to_quickbooks":
       if (r.file_url || (r.format && r.format !== "api")) {
-        return { href: exportFileUrl(job), label: "Download file", download: true };
+        const label = r.file_name ? `Download ${r.file_name}` : "Download file";
+        return { href: exportFileUrl(job), label, download: true };
       }
       return { href: "#/export", label: "View export" };
     case "process_receipt_ocr":

@@ -114,7 +114,7 @@ export function render(main, ctx) {
             "td",
             {},
             hasFile
-              ? h("a", { href: exportFileUrl(job), download: "", class: "btn btn-small btn-secondary" }, icon("download", { size: 14 }), `Download ${String(r.format || "file").toUpperCase()}`)
+              ? h("a", { href: exportFileUrl(job), download: "", class: "btn btn-small btn-secondary" }, icon("download", { size: 14 }), r.file_name ? `Download ${r.file_name}` : "Download file")
               : h("span", { class: "muted" }, "—"),
           ),
         );
