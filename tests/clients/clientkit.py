@@ -106,7 +106,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     db_url = f"sqlite:///{tmp / 'server.db'}"
     settings = make_settings(db_url, tmp)
     bank = seed(db_url)
-    with serve(create_app(settings, worker_threads=2)) as url:
+    # Job handlers read their settings from the environment, like separate worker processes.
+    with pytest.MonkeyPatch.context() as env, serve(create_app(settings, worker_threads=2)) as url:
+        env.setenv("UPLOAD_DIR", str(settings.upload_dir))
         tokens = {
             who: httpx.post(
                 f"{url}/api/auth/token", data={"username": email, "password": PASSWORD}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -192,3 +193,17 @@ def test_categorize(live: Live, alice: Client) -> None:
     started = alice.categorize("acme", limit=10)
     job = alice.wait(started.job_id, timeout=60)
     assert job.status == "complete" and job.type == "categorize_transactions", job.error
+
+
+def test_bulk_approve_export_and_download(live: Live, alice: Client, tmp_path: Path) -> None:
+    alice.wait(alice.upload_and_categorize("acme", CHASE_CSV).job_id, timeout=60)
+    approved = alice.wait(alice.bulk_approve("acme", min_confidence=0.0).job_id, timeout=60)
+    assert approved.status == "complete", approved.error
+    export = alice.wait(alice.export_qbo("acme", format="csv").job_id, timeout=60)
+    assert export.status == "complete", export.error
+    assert export.result["file_url"] == f"/api/jobs/{export.id}/file"
+    download = alice.download_file(export.id)
+    assert download.filename == export.result["file_name"] and download.content
+    assert download.save(tmp_path).read_bytes() == download.content
+    with pytest.raises(NotFound):
+        alice.download_file(approved.id)

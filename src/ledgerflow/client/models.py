@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import unquote
 
 from .errors import ProtocolError
 
@@ -119,7 +120,7 @@ class Download:
     @classmethod
     def of(cls, content: bytes, headers: Mapping[str, str]) -> Download:
         found = _FILENAME.search(headers.get("content-disposition") or "")
-        name = Path(found.group(1)).name if found else None
+        name = Path(unquote(found.group(1))).name if found else None
         return cls(content, name or None, headers.get("content-type"))
 
     def save(self, to: str | Path, default_name: str = "download") -> Path:
