@@ -1,4 +1,5 @@
 import { act, renderHook } from "@testing-library/react";
+import { StrictMode, type ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { JobStatusError, pollDelay, useJobStatus, type UseJobStatusOptions } from "../src";
@@ -144,6 +145,17 @@ describe("useJobStatus", () => {
     expect(server.calls).toHaveLength(1);
     expect(result.current.error).toBe("The job was cancelled.");
     expect((onError.mock.calls[0]![0] as JobStatusError).kind).toBe("cancelled");
+  });
+
+  it("calls onComplete once under StrictMode's double effects", async () => {
+    const server = scriptedFetch(ok(job()), ok(job({ status: "complete", progress: 100 })));
+    const onComplete = vi.fn();
+    renderHook(() => useJobStatus(ID, { fetch: server.fetch, onComplete }), {
+      wrapper: ({ children }: { children: ReactNode }) => <StrictMode>{children}</StrictMode>,
+    });
+    await advance(30_000);
+    expect(onComplete).toHaveBeenCalledTimes(1);
+    expect(server.mock.mock.calls.length).toBeLessThanOrEqual(3);
   });
 
   it("uses the latest callbacks without restarting", async () => {
