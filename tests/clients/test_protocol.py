@@ -341,6 +341,14 @@ def test_requests() -> None:
     assert request.data == {"company_id": "acme", "bank_account_id": "bnk_1"}
     assert request.files == {"file": ("jan.csv", b"Date,Amount\n", "text/csv")}
     assert request.headers == {"Idempotency-Key": "key-1"}
+    with protocol.open_upload(b"\x89PNG\r\n", "lunch.png") as upload:
+        receipt = protocol.ocr("acme", upload).request
+    assert (receipt.path, receipt.data, receipt.headers) == (
+        "/api/jobs/ocr",
+        {"company_id": "acme"},
+        {},
+    )
+    assert receipt.files == {"file": ("lunch.png", b"\x89PNG\r\n", "image/png")}
     export = protocol.export_qbo("acme", dt.date(2026, 1, 31), "csv").request
     assert export.json == {"company_id": "acme", "since": "2026-01-31", "format": "csv"}
     approve = protocol.bulk_approve("acme", min_confidence=0.95).request
