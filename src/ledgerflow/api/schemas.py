@@ -292,5 +292,54 @@ class RuleOut(BaseModel):
     active: bool
 
 
+class ReceiptOut(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "rcp_01JD4Q8V6T3W7X9Y2Z5A1B3C4D",
+                    "status": "matched",
+                    "vendor": "Blue Bottle Coffee",
+                    "date": "2026-11-02",
+                    "subtotal_cents": 600,
+                    "tax_cents": 50,
+                    "total_cents": 650,
+                    "currency": "USD",
+                    "field_confidences": {"vendor": 0.93, "date": 0.98, "total": 0.99},
+                    "matched_transaction_id": "txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4E",
+                    "job_id": "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4F",
+                    "created_at": "2026-11-26T10:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: str
+    status: str
+    vendor: str | None
+    date: dt.date | None
+    subtotal_cents: int | None
+    tax_cents: int | None
+    total_cents: int | None
+    currency: str | None
+    field_confidences: dict[str, float] | None
+    matched_transaction_id: str | None
+    job_id: str | None
+    created_at: dt.datetime
+
+
+class ReceiptDetail(ReceiptOut):
+    raw_text: str | None
+    candidates: list[dict[str, Any]] | None
+    image_url: str
+    matched_transaction: TransactionOut | None
+
+
+class ReceiptPage(BaseModel):
+    receipts: list[ReceiptOut]
+    next_cursor: str | None
+
+
 class ErrorOut(BaseModel):
     detail: Any

@@ -54,9 +54,13 @@ def start_job(
     task: str,
     args: dict[str, Any],
     idempotency_key: str | None,
+    connection: object | None = None,
     **meta: Any,
 ) -> JobAccepted:
-    """Enqueue ``task`` for a company the caller may write to; 202, or 200 for a repeat."""
+    """Enqueue ``task`` for a company the caller may write to; 202, or 200 for a repeat.
+
+    With ``connection`` the job is written in the caller's transaction, beside its data.
+    """
     require_writer(principal, company_id)
     wait = runtime.limiter.take(principal.user_id)
     if wait:
@@ -74,6 +78,7 @@ def start_job(
         },
         idempotency_key=idempotency_key,
         concurrency_key=company_id,
+        connection=connection,
         **args,
     )
     response.status_code = 202 if job.meta.get("request_id") == request_id else 200
