@@ -169,7 +169,9 @@ def wait_demo_categorized(server: Server, timeout: float = 60) -> None:
         if jobs and all(j["status"] in ("complete", "failed", "cancelled") for j in jobs):
             return
         time.sleep(0.2)
-    raise RuntimeError("the demo categorization job did not finish")
+    raise RuntimeError(
+        f"the demo categorization job did not finish; server log:\n{server.log.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")

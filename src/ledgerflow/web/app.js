@@ -245,6 +245,17 @@ function route() {
   teardown();
   state.tracker = new JobTracker({ transport: state.transport });
   const { name, query } = parseHash();
+  // Links may name the company (the QuickBooks callback returns to #export?company=...).
+  const wanted = query.get("company");
+  if (wanted && wanted !== (state.company && state.company.id)) {
+    const company = state.companies.find((c) => c.id === wanted);
+    if (company) {
+      localStorage.setItem(COMPANY_KEY, company.id);
+      state.company = company;
+      const picker = document.getElementById("company-picker");
+      if (picker && picker.tagName === "SELECT") picker.value = company.id;
+    }
+  }
   for (const link of document.querySelectorAll(".nav-link")) {
     if (link.dataset.route === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

@@ -108,7 +108,9 @@ export function resultSummary(job) {
       if (total !== null && total !== undefined) {
         parts.push(receiptAmount(total, fieldValue(r.currency) || "USD", { cents: cents != null }));
       }
-      parts.push(r.matched_transaction_id || r.transaction_id ? "matched to a transaction" : "no match yet");
+      if (r.matched_transaction_id || r.transaction_id) parts.push("matched to a transaction");
+      else if (r.candidates) parts.push(`no clear match · ${plural(r.candidates, "candidate")}`);
+      else parts.push("no matching transaction yet");
       return parts.join(" · ");
     }
     default:

@@ -62,8 +62,81 @@ export function render(main, ctx) {
     note.replaceChildren(notAvailable("QuickBooks export"));
   }
 
+  // --- the QuickBooks Online connection (for the "api" format) -----------------------------
+  const qbo = h("div", { class: "qbo-status", id: "qbo-status", hidden: true });
+
+  async function loadConnection() {
+    let info;
+    try {
+      info = await api(`/api/companies/${encodeURIComponent(companyId)}/quickbooks`);
+    } catch {
+      qbo.hidden = true; // no such endpoint here: IIF and CSV still work
+      return;
+    }
+    qbo.hidden = false;
+    const connectBtn = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small",
+        disabled: !canWrite,
+        onclick: async () => {
+          connectBtn.disabled = true;
+          try {
+            const { authorization_url: url } = await api(
+              `/api/companies/${encodeURIComponent(companyId)}/quickbooks/connect`,
+              { method: "POST" },
+            );
+            location.assign(url);
+          } catch (err) {
+            connectBtn.disabled = false;
+            ctx.toast(
+              err.status === 409 ? "QuickBooks Online isn't configured on this server." : err.message,
+              { kind: "error" },
+            );
+          }
+        },
+      },
+      info.connected && info.needs_reconnect ? "Reconnect" : "Connect QuickBooks",
+    );
+    const disconnectBtn = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small btn-secondary",
+        disabled: !canWrite,
+        onclick: async () => {
+          disconnectBtn.disabled = true;
+          try {
+            await api(`/api/companies/${encodeURIComponent(companyId)}/quickbooks`, { method: "DELETE" });
+          } catch (err) {
+            ctx.toast(err.message, { kind: "error" });
+          }
+          loadConnection();
+        },
+      },
+      "Disconnect",
+    );
+    qbo.dataset.connected = String(info.connected);
+    qbo.replaceChildren(
+      h("span", { class: `dot ${info.connected && !info.needs_reconnect ? "dot-ok" : "dot-off"}`, "aria-hidden": "true" }),
+      h(
+        "span",
+        { class: "qbo-text" },
+        info.connected
+          ? info.needs_reconnect
+            ? "QuickBooks Online needs to be reconnected."
+            : `Connected to QuickBooks Online (company ${info.realm_id})${info.connected_at ? ` since ${dateTime(info.connected_at)}` : ""}.`
+          : "Not connected to QuickBooks Online: IIF and CSV files work without it.",
+      ),
+      info.connected && !info.needs_reconnect ? disconnectBtn : connectBtn,
+    );
+  }
+  loadConnection();
+
   main.append(
     pageHeader("Export", "Send your books to QuickBooks, or download them as IIF or CSV."),
+    qbo,
     form,
     note,
     cards,

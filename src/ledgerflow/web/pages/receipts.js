@@ -1,7 +1,7 @@
 // Receipts: upload images for OCR, see the fields read from each and the transaction it matched.
 
 import { api, hasEndpoint } from "../api.js";
-import { h } from "../dom.js";
+import { h, icon } from "../dom.js";
 import { fieldConfidence, fieldValue, money, percent, receiptAmount, shortDate } from "../format.js";
 import { ENDPOINTS, dropZone, isMissing, jobCard, notAvailable, pageHeader, uploadReceipt } from "./common.js";
 
@@ -90,18 +90,34 @@ export function render(main, ctx) {
   function tile(r) {
     const vendor = fieldValue(r.vendor) || r.file_name || "Receipt";
     const matched = r.matched_transaction_id || (r.matched_transaction && r.matched_transaction.id);
+    const status = matched
+      ? "matched"
+      : ["failed", "pending", "processing"].includes(r.status)
+        ? r.status
+        : "no match";
     return h(
       "button",
       { type: "button", class: "receipt-tile", dataset: { receiptId: r.id }, onclick: () => open(r.id) },
-      imageOf(r) ? h("img", { src: imageOf(r), alt: "", loading: "lazy" }) : h("div", { class: "receipt-thumb" }),
-      h("strong", {}, vendor),
-      h("span", { class: "muted small" }, [shortDate(fieldValue(r.date)), totalOf(r)].filter(Boolean).join(" · ")),
-      h("span", { class: `badge ${matched ? "badge-ok" : "badge-warn"}` }, matched ? "matched" : r.status || "unmatched"),
+      thumbnail(r),
+      h("strong", { class: "receipt-vendor" }, vendor),
+      h("span", { class: "muted small" }, [shortDate(fieldValue(r.date)), totalOf(r)].filter(Boolean).join(" · ") || "—"),
+      h(
+        "span",
+        {
+          class: `badge ${
+            matched ? "badge-ok" : status === "failed" ? "badge-error" : status === "no match" ? "badge-warn" : ""
+          }`,
+        },
+        status,
+      ),
     );
   }
 
   async function open(id) {
     detail.hidden = false;
+    for (const t of grid.querySelectorAll(".receipt-tile")) {
+      t.setAttribute("aria-pressed", String(t.dataset.receiptId === id));
+    }
     detail.replaceChildren(h("p", { class: "muted" }, "Loading…"));
     let r;
     try {
@@ -110,32 +126,79 @@ export function render(main, ctx) {
       detail.replaceChildren(isMissing(err) ? notAvailable("Receipt details") : h("p", { class: "error-box" }, err.message));
       return;
     }
-    const fields = ["vendor", "date", "subtotal", "tax", "total", "currency"];
+    const confidences = r.field_confidences || {};
+    const currency = fieldValue(r.currency) || "USD";
+    const rows = [
+      ["Vendor", fieldValue(r.vendor), "vendor"],
+      ["Date", fieldValue(r.date) ? shortDate(fieldValue(r.date)) : null, "date"],
+      ["Subtotal", amountField(r, "subtotal", currency), "subtotal"],
+      ["Tax", amountField(r, "tax", currency), "tax"],
+      ["Total", amountField(r, "total", currency), "total"],
+      ["Currency", fieldValue(r.currency), "currency"],
+    ];
     const matched = r.matched_transaction || null;
-    const candidates = r.candidates || [];
+    const candidates = Array.isArray(r.candidates) ? r.candidates : [];
+    const image = imageOf(r);
     detail.replaceChildren(
-      h("h3", {}, fieldValue(r.vendor) || r.file_name || "Receipt"),
-      imageOf(r) ? h("img", { class: "receipt-image", src: imageOf(r), alt: `Receipt ${r.file_name || id}` }) : null,
+      h(
+        "div",
+        { class: "detail-head" },
+        h("h3", {}, fieldValue(r.vendor) || "Receipt"),
+        h(
+          "button",
+          { type: "button", class: "icon-btn", "aria-label": "Close details", onclick: () => (detail.hidden = true) },
+          icon("close", { size: 16 }),
+        ),
+      ),
+      image
+        ? h("a", { href: image, target: "_blank", rel: "noopener", class: "receipt-image-link" }, receiptImage(image, `Receipt from ${fieldValue(r.vendor) || "unknown vendor"}`))
+        : null,
       h(
         "table",
         { class: "table fields" },
-        h("tbody", {}, fields.filter((f) => f in r || `${f}_cents` in r).map((f) => {
-          const cents = `${f}_cents` in r;
-          const raw = cents ? r[`${f}_cents`] : r[f];
-          const value = ["subtotal", "tax", "total"].includes(f)
-            ? receiptAmount(fieldValue(raw), fieldValue(r.currency) || "USD", { cents })
-            : String(fieldValue(raw) ?? "—");
-          const conf = fieldConfidence(raw);
-          return h("tr", {}, h("th", { scope: "row" }, f), h("td", {}, value), h("td", { class: "muted small" }, conf === null ? "" : percent(conf)));
-        })),
+        h(
+          "tbody",
+          {},
+          rows.map(([label, value, key]) =>
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, label),
+              h("td", {}, value ?? h("span", { class: "muted" }, "not found")),
+              h("td", { class: "muted small num" }, confidenceOf(r, key, confidences)),
+            ),
+          ),
+        ),
       ),
       h("h4", {}, "Matched transaction"),
       matched
-        ? h("p", {}, `${shortDate(matched.date)} · ${matched.description} · ${money(matched.amount_cents, matched.currency)}`)
+        ? h(
+            "p",
+            { class: "matched" },
+            icon("check", { size: 16 }),
+            ` ${shortDate(matched.date)} · ${matched.description} · ${money(matched.amount_cents, matched.currency)}`,
+          )
         : candidates.length
-          ? h("ul", {}, candidates.map((c) => h("li", {}, `${shortDate(c.date)} · ${c.description} · ${money(c.amount_cents, c.currency || "USD")}`)))
-          : h("p", { class: "muted" }, r.matched_transaction_id ? r.matched_transaction_id : "No match yet."),
-      r.raw_text ? h("details", {}, h("summary", {}, "Raw text"), h("pre", { class: "code" }, r.raw_text)) : null,
+          ? h(
+              "div",
+              {},
+              h("p", { class: "muted small" }, "No single clear match; the closest transactions:"),
+              h(
+                "ul",
+                { class: "candidates" },
+                candidates.map((c) =>
+                  h(
+                    "li",
+                    {},
+                    h("code", {}, c.transaction_id || c.id || "?"),
+                    c.score !== undefined ? ` · score ${percent(c.score)}` : "",
+                    Array.isArray(c.reasons) && c.reasons.length ? h("span", { class: "muted small" }, ` (${c.reasons.join(", ")})`) : "",
+                  ),
+                ),
+              ),
+            )
+          : h("p", { class: "muted" }, r.matched_transaction_id || "No matching transaction yet."),
+      r.raw_text ? h("details", {}, h("summary", {}, "Text read from the receipt"), h("pre", { class: "code raw-text" }, r.raw_text)) : null,
     );
   }
 
@@ -152,8 +215,39 @@ function imageOf(r) {
   return url.startsWith("/") || url.startsWith("data:image/") || url.startsWith("http") ? url : null;
 }
 
+/** The receipt file as an image; PDFs (which <img> can't show) fall back to an icon. */
+function receiptImage(src, alt) {
+  const img = h("img", { src, alt, loading: "lazy", class: "receipt-image" });
+  img.addEventListener("error", () => img.replaceWith(h("div", { class: "receipt-thumb" }, icon("receipt", { size: 28 }))), {
+    once: true,
+  });
+  return img;
+}
+
+function thumbnail(r) {
+  const src = imageOf(r) || (r.id ? `/api/receipts/${encodeURIComponent(r.id)}/image` : null);
+  if (!src) return h("div", { class: "receipt-thumb" }, icon("receipt", { size: 28 }));
+  const img = h("img", { src, alt: "", loading: "lazy" });
+  img.addEventListener("error", () => img.replaceWith(h("div", { class: "receipt-thumb" }, icon("receipt", { size: 28 }))), {
+    once: true,
+  });
+  return img;
+}
+
+function amountField(r, name, currency) {
+  if (`${name}_cents` in r && r[`${name}_cents`] !== null) {
+    return receiptAmount(fieldValue(r[`${name}_cents`]), currency, { cents: true });
+  }
+  if (name in r && r[name] !== null) return receiptAmount(fieldValue(r[name]), currency);
+  return null;
+}
+
+function confidenceOf(r, key, confidences) {
+  const direct = fieldConfidence(r[key]);
+  const value = direct ?? confidences[key] ?? confidences[`${key}_cents`];
+  return value === undefined || value === null ? "" : percent(value);
+}
+
 function totalOf(r) {
-  if ("total_cents" in r) return receiptAmount(fieldValue(r.total_cents), fieldValue(r.currency) || "USD", { cents: true });
-  if ("total" in r) return receiptAmount(fieldValue(r.total), fieldValue(r.currency) || "USD");
-  return "";
+  return amountField(r, "total", fieldValue(r.currency) || "USD") || "";
 }
