@@ -169,6 +169,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/companies/{company_id}/receipts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receipts
+         * @description The company's receipts, newest first.
+         */
+        get: operations["receipts_api_companies__company_id__receipts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/companies/{company_id}/rules": {
         parameters: {
             query?: never;
@@ -312,6 +332,26 @@ export interface paths {
          *     A file export's result has a ``file_url`` (``GET /api/jobs/{job_id}/file``).
          */
         post: operations["export_qbo_api_jobs_export_qbo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/ocr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ocr
+         * @description Read a receipt (OCR), extract vendor, date and amounts, and match it to a transaction.
+         */
+        post: operations["ocr_api_jobs_ocr_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -478,6 +518,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/receipts/{receipt_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receipt
+         * @description One receipt: extracted fields with confidences, raw text, candidates, matched transaction.
+         */
+        get: operations["receipt_api_receipts__receipt_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/receipts/{receipt_id}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receipt Image
+         * @description The uploaded receipt file.
+         */
+        get: operations["receipt_image_api_receipts__receipt_id__image_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/transactions/{transaction_id}": {
         parameters: {
             query?: never;
@@ -572,6 +652,16 @@ export interface components {
             qbo_account_type: string;
             /** Qbo Detail Type */
             qbo_detail_type: string;
+        };
+        /** Body_ocr_api_jobs_ocr_post */
+        Body_ocr_api_jobs_ocr_post: {
+            /** Company Id */
+            company_id: string;
+            /**
+             * File
+             * @description A receipt: JPEG, PNG or PDF.
+             */
+            file: string;
         };
         /** Body_sign_in_api_auth_session_post */
         Body_sign_in_api_auth_session_post: {
@@ -830,6 +920,126 @@ export interface components {
             needs_reconnect: boolean;
             /** Realm Id */
             realm_id?: string | null;
+        };
+        /**
+         * ReceiptDetail
+         * @example {
+         *       "created_at": "2026-11-26T10:00:00Z",
+         *       "currency": "USD",
+         *       "date": "2026-11-02",
+         *       "field_confidences": {
+         *         "date": 0.98,
+         *         "total": 0.99,
+         *         "vendor": 0.93
+         *       },
+         *       "id": "rcp_01JD4Q8V6T3W7X9Y2Z5A1B3C4D",
+         *       "job_id": "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4F",
+         *       "matched_transaction_id": "txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4E",
+         *       "status": "matched",
+         *       "subtotal_cents": 600,
+         *       "tax_cents": 50,
+         *       "total_cents": 650,
+         *       "vendor": "Blue Bottle Coffee"
+         *     }
+         */
+        ReceiptDetail: {
+            /** Candidates */
+            candidates: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string | null;
+            /** Date */
+            date: string | null;
+            /** Field Confidences */
+            field_confidences: {
+                [key: string]: number;
+            } | null;
+            /** Id */
+            id: string;
+            /** Image Url */
+            image_url: string;
+            /** Job Id */
+            job_id: string | null;
+            matched_transaction: components["schemas"]["TransactionOut"] | null;
+            /** Matched Transaction Id */
+            matched_transaction_id: string | null;
+            /** Raw Text */
+            raw_text: string | null;
+            /** Status */
+            status: string;
+            /** Subtotal Cents */
+            subtotal_cents: number | null;
+            /** Tax Cents */
+            tax_cents: number | null;
+            /** Total Cents */
+            total_cents: number | null;
+            /** Vendor */
+            vendor: string | null;
+        };
+        /**
+         * ReceiptOut
+         * @example {
+         *       "created_at": "2026-11-26T10:00:00Z",
+         *       "currency": "USD",
+         *       "date": "2026-11-02",
+         *       "field_confidences": {
+         *         "date": 0.98,
+         *         "total": 0.99,
+         *         "vendor": 0.93
+         *       },
+         *       "id": "rcp_01JD4Q8V6T3W7X9Y2Z5A1B3C4D",
+         *       "job_id": "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4F",
+         *       "matched_transaction_id": "txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4E",
+         *       "status": "matched",
+         *       "subtotal_cents": 600,
+         *       "tax_cents": 50,
+         *       "total_cents": 650,
+         *       "vendor": "Blue Bottle Coffee"
+         *     }
+         */
+        ReceiptOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string | null;
+            /** Date */
+            date: string | null;
+            /** Field Confidences */
+            field_confidences: {
+                [key: string]: number;
+            } | null;
+            /** Id */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /** Matched Transaction Id */
+            matched_transaction_id: string | null;
+            /** Status */
+            status: string;
+            /** Subtotal Cents */
+            subtotal_cents: number | null;
+            /** Tax Cents */
+            tax_cents: number | null;
+            /** Total Cents */
+            total_cents: number | null;
+            /** Vendor */
+            vendor: string | null;
+        };
+        /** ReceiptPage */
+        ReceiptPage: {
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Receipts */
+            receipts: components["schemas"]["ReceiptOut"][];
         };
         /** RuleCondition */
         RuleCondition: {
@@ -1354,6 +1564,47 @@ export interface operations {
             };
         };
     };
+    receipts_api_companies__company_id__receipts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptPage"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     rules_api_companies__company_id__rules_get: {
         parameters: {
             query?: never;
@@ -1760,6 +2011,86 @@ export interface operations {
             };
         };
     };
+    ocr_api_jobs_ocr_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a request with the same key to get the same job back (200). */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_ocr_api_jobs_ocr_post"];
+            };
+        };
+        responses: {
+            /** @description Same Idempotency-Key: the existing job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Viewers may not start jobs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such company (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description File too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an image or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many jobs started; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     upload_and_categorize_api_jobs_upload_and_categorize_post: {
         parameters: {
             query?: never;
@@ -2121,6 +2452,84 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receipt_api_receipts__receipt_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                receipt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receipt_image_api_receipts__receipt_id__image_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                receipt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                    "image/jpeg": unknown;
+                    "image/png": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
