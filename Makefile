@@ -31,7 +31,8 @@ typecheck: install
 	$(VENV)/bin/mypy --strict src/ledgerflow
 
 test: install services system-deps lint typecheck
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	cd clients/react && npm ci --no-audit --no-fund && npm test
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 3
 
 bench: install services
 	$(PY) bench/throughput.py

@@ -8,6 +8,7 @@ import socket
 
 import click
 
+from .client_cli import register as register_client_commands
 from .jobs import Queue
 from .settings import AppSettings
 
@@ -197,6 +198,8 @@ def companies_add_member(database_url: str | None, company_id: str, email: str, 
             raise click.ClickException(str(exc)) from None
         click.echo(f"{email} is now {role} of {company_id}")
 
+
+register_client_commands(main)  # `ledgerflow import` and `ledgerflow jobs ...`
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -18,6 +20,8 @@ from .books.db import make_engine, make_sessionmaker, session_scope, writer
 from .books.db import upgrade as upgrade_books
 from .jobs import Queue
 from .settings import AppSettings
+
+_PR_SET_PDEATHSIG = 1
 
 
 def migrate(url: str) -> None:
@@ -67,6 +71,9 @@ def run_server(
         err=True,
     )
     try:
+        # uvicorn shuts down on SIGTERM and then raises the signal again; with the default
+        # handler that would end this process before the worker child is stopped.
+        signal.signal(signal.SIGTERM, _leave)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if child is not None:
@@ -75,6 +82,17 @@ def run_server(
                 child.wait(timeout=settings.shutdown_grace + 5)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _leave(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by kill -9 (Linux)."""
+    # Elsewhere than Linux this is skipped: the parent's own shutdown path still stops the child.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_worker_process(url: str, threads: int) -> subprocess.Popen[bytes]:
@@ -94,4 +112,5 @@ def start_worker_process(url: str, threads: int) -> subprocess.Popen[bytes]:
         ],
         env=env,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
     )
