@@ -111,14 +111,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--strength", type=float, default=1.0, help="damage: 1 standard, 1.5 hard")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="write the receipts here and keep them")
     parser.add_argument("--verbose", action="store_true", help="print every wrong receipt")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
-        receipts = generate(out, args.n, seed=args.seed)
-        print(f"{args.n} generated receipts (seed {args.seed}) in {out}")
+        receipts = generate(out, args.n, seed=args.seed, strength=args.strength)
+        print(f"{args.n} generated receipts (seed {args.seed}, strength {args.strength}) in {out}")
         results = [run(e.strip(), receipts, args.verbose) for e in args.engines.split(",")]
     print(table(results))
     for r in results:

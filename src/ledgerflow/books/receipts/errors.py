@@ -8,3 +8,7 @@ class ReceiptError(ValueError):
 
     ``str(error)`` is a complete, user-facing sentence; the job handler shows it as is.
     """
+
+
+class NoTextError(ReceiptError):
+    """The page (or the whole receipt) holds no text."""

@@ -17,7 +17,8 @@ DOLLAR_COUNTRIES = ("USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD")
 _CODE = re.compile(rf"(?<![A-Z])({'|'.join(CODES)})(?![A-Z])")
 # OCR reads the 1 of "M1 1AE" as l or I often enough to allow it.
 _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}[\dlI][A-Z\d]?\s?\d[A-Z]{2}\b")
-_EU_CITY = re.compile(r"^\s*\d{4,5}\s+[A-ZÀ-Ý][a-zà-ÿ]+(?:[\s-][A-ZÀ-Ý][a-zà-ÿ]+)?\s*$")
+_EU_CITY = re.compile(r"^\s*\d{4,5}\s*[A-ZÀ-Ý][a-zà-ÿ]+(?:[\s-][A-ZÀ-Ý][a-zà-ÿ]+)?\s*$")
+_EU_PHONE = re.compile(r"\+(?:49|33|43|39|34|31|32)(?=[\s\d(])")
 _EU_HINTS = ("MWST", "TVA", "IVA", "UST", "USTID", "NETTO", "SUMME", "GESAMT", "TTC")
 
 
@@ -39,7 +40,7 @@ def find_currency(lines: Sequence[str], default: str) -> tuple[str, float]:
     key = letters(text)
     if "+44" in text or any(_UK_POSTCODE.search(ln) for ln in lines[:12]):
         return "GBP", 0.6
-    if any(h in key for h in _EU_HINTS) or re.search(r"\+(?:49|33|43|39|34|31|32)\b", text):
+    if any(h in key for h in _EU_HINTS) or _EU_PHONE.search(text):
         return "EUR", 0.6
     for prev, line in itertools.pairwise(lines[:12]):  # a street, then "10115 Berlin"
         if _EU_CITY.match(line) and not _STREET.search(line) and _STREET.search(prev):
@@ -64,7 +65,7 @@ _MON = (
     r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
 _END = r"(?!\d(?!\d?[:.]\d\d))"  # a year may run into a time: "29/06/202620:50"
-_YEAR = r"(?P<y>(?:19|20)\d{2}|\d{2})"
+_YEAR = r"(?P<y>\d{4}|\d{2})"
 _SEP_Y = r"(?:\s*[,.]\s*|\s+|(?<=\d\d)(?=(?:19|20)\d\d))"  # "Nov 3, 2026", "MAY082025"
 _DATES = [
     re.compile(
@@ -93,29 +94,56 @@ def _date(y: int, m: int, d: int) -> dt.date | None:
         return None
 
 
-def dates_in(line: str, currency: str) -> list[tuple[int, dt.date, bool]]:
-    """(position, date, ambiguous) for each date in a line."""
+def _variants(digits: str) -> list[tuple[float, str]]:
+    """``digits`` and, for a dotted or slashed zero misread as 6, 8 or 9, each one-digit fix."""
+    out: list[tuple[float, str]] = [(0, digits)]
+    out += [(1, digits[:i] + "0" + digits[i + 1 :]) for i, c in enumerate(digits) if c in "689"]
+    return out
+
+
+def _build(y: str, m: str, d: str, latest: int, glued: bool = False) -> tuple[dt.date, bool] | None:
+    """The date, else the one needing the fewest zero fixes; the flag says "repaired".
+    ``glued``: a time follows the year without a space ("2620:50" = 26, 20:50)."""
+    years = _variants(y) + ([(0.5, y[:2])] if glued and len(y) == 4 else [])
+    best: tuple[float, dt.date] | None = None
+    for (cy, vy), (cm, vm), (cd, vd) in itertools.product(years, _variants(m), _variants(d)):
+        year = _year(vy)
+        day = _date(year, int(vm), int(vd)) if 2000 <= year <= latest else None
+        if day is not None and (best is None or cy + cm + cd < best[0]):
+            best = (cy + cm + cd, day)
+    return (best[1], best[0] > 0) if best else None
+
+
+def dates_in(line: str, currency: str, latest: int = 2099) -> list[tuple[int, dt.date, bool]]:
+    """(position, date, uncertain) for each date in a line; ``uncertain``: day and month could
+    be swapped, or a digit was repaired."""
     line = re.sub(r"(?<=\d)[Oo](?=\d)|(?<=\d)[Oo](?=[/.-])|(?<=[/.-])[Oo](?=\d)", "0", line)
+    line = re.sub(r"(?<![\dA-Za-z])0(?=ct)", "O", line, flags=re.I)  # "0ctober"
     found: list[tuple[int, dt.date, bool]] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern in enumerate(_DATES):
         for m in pattern.finditer(line):
             if any(s < m.end() and m.start() < e for s, e in taken):
                 continue
-            ambiguous = False
             g = m.groupdict()
+            glued = bool(re.match(r"[:.]\d\d", line[m.end() :]))
+            swapped = False
             if kind == 0:
-                day = _date(int(g["y"]), int(g["m"]), int(g["d"]))
+                built = _build(g["y"], g["m"], g["d"], latest)
             elif kind == 1:
-                a, b, y = int(g["a"]), int(g["b"]), _year(g["y"])
-                day_first = g["sep"] == "." or a > 12 or (b <= 12 and currency not in _MDY)
-                ambiguous = a <= 12 and b <= 12 and a != b and g["sep"] != "."
-                day = _date(y, b, a) if day_first else _date(y, a, b)
+                a, b = g["a"], g["b"]
+                day_first = g["sep"] == "." or int(a) > 12
+                day_first = day_first or (int(b) <= 12 and currency not in _MDY)
+                swapped = int(a) <= 12 and int(b) <= 12 and a != b and g["sep"] != "."
+                first, second = ((b, a), (a, b)) if day_first else ((a, b), (b, a))
+                built = _build(g["y"], *first, latest, glued) or _build(
+                    g["y"], *second, latest, glued
+                )
             else:
-                month = _MONTHS[g["mon"][:3].upper()]
-                day = _date(_year(g["y"]), month, int(g["d"]))
-            if day is not None:
-                found.append((m.start(), day, ambiguous))
+                month = str(_MONTHS[g["mon"][:3].upper()])
+                built = _build(g["y"], month, g["d"], latest, glued)
+            if built is not None:
+                found.append((m.start(), built[0], built[1] or swapped))
                 taken.append((m.start(), m.end()))
     return sorted(found, key=lambda f: f[0])
 
@@ -124,7 +152,7 @@ def find_date(lines: Sequence[str], currency: str, today: dt.date) -> tuple[dt.d
     scored: list[tuple[float, int, dt.date, bool]] = []
     for i, line in enumerate(lines):
         key = letters(line)
-        for _, day, ambiguous in dates_in(line, currency):
+        for _, day, ambiguous in dates_in(line, currency, today.year + 1):
             if not dt.date(2000, 1, 1) <= day <= today + dt.timedelta(days=31):
                 continue
             score = 1.0

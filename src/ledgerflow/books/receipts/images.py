@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .errors import ReceiptError
+from .errors import NoTextError, ReceiptError
 
 PDF_DPI = 250
 MAX_PAGES = 10
@@ -153,7 +153,7 @@ def preprocess(image: Image.Image) -> Prepared:
     flat = flatten(gray)
     threshold = otsu(flat)
     if not has_ink(flat, threshold):
-        raise ReceiptError("No text was found in the image: upload a sharper, well-lit photo.")
+        raise NoTextError("No text was found in the image: upload a sharper, well-lit photo.")
     angle = estimate_skew(flat < threshold)
     level = _to_image(flat)
     if abs(angle) >= 0.2:
