@@ -28,7 +28,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 
 WORKERS = 4  # worker threads / processes for every system
-POLL = 0.02  # seconds between completion polls while the end is far
+POLL = 0.05  # seconds between completion polls while the end is far
 POLL_MIN = 0.002  # ... and when it is near (the end-time resolution of a run)
 STOP_TIMEOUT = 30.0  # bound on stopping any worker
 LATENCY_GAP = (0.020, 0.050)  # seconds between latency probes (uniform, seeded)
@@ -80,8 +80,8 @@ def wait_until(
 def wait_for_count(
     count: Callable[[], int], target: int, timeout: float, what: str, failed: Callable[[], int]
 ) -> None:
-    """Poll ``count()`` until it reaches ``target``: every 20 ms while the end is far (so the
-    poll costs the workers little), every 2 ms as the rate so far says it is near."""
+    """Poll ``count()`` until it reaches ``target``: every 50 ms while the end is far (so the
+    poll costs the workers little), down to every 2 ms as the rate so far says it is near."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:

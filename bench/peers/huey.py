@@ -69,7 +69,7 @@ class _Huey(Adapter):
 
 class HueySqlite(_Huey):
     name = "huey-sqlite"
-    storage = "SQLite file (WAL, huey defaults)"
+    storage = "SQLite file (WAL, synchronous=FULL: huey's default)"
 
     def make(self) -> Huey:
         return SqliteHuey("bench", filename=str(Path(self.res.tmpdir) / "huey.db"))

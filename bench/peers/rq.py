@@ -89,11 +89,12 @@ class _Rq(Adapter):
             exit_by_themselves=burst,
             reported_rss=lambda: [int(v) for v in self.redis.lrange(RSS, 0, -1)],
         )
-        deadline = time.monotonic() + 60
-        for _ in procs:
-            if self.redis.blpop([READY], timeout=max(1, int(deadline - time.monotonic()))) is None:
+        ready, deadline = 0, time.monotonic() + 60
+        while ready < WORKERS:
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                 handle.abort()
-                raise BenchTimeout("rq worker processes did not start within 60 s")
+                raise BenchTimeout("rq worker processes did not all get ready within 60 s")
+            ready += _pop(self.redis, READY, 1.0)
         return handle
 
     def enqueue_probe(self, i: int) -> object:
@@ -120,13 +121,20 @@ class RqFork(_Rq):
     worker_model = f"{WORKERS} Worker processes (fork per job)"
 
 
+def _pop(redis: Redis, key: str, seconds: float) -> bool:
+    """BLPOP for at most ``seconds`` (short: redis-py's default socket timeout is 5 s)."""
+    return redis.blpop([key], timeout=seconds) is not None
+
+
 def _worker_main(spec: dict[str, Any]) -> int:
     redis = Redis.from_url(spec["url"])
     cls = SimpleWorker if spec["class"] == "simple" else Worker
     worker = cls([Queue(QUEUE, connection=redis)], connection=redis)
     redis.rpush(READY, os.getpid())
-    if redis.blpop([GATE], timeout=120) is None:
-        return 2
+    deadline = time.monotonic() + 120
+    while not _pop(redis, GATE, 1.0):
+        if time.monotonic() > deadline:
+            return 2
     worker.work(burst=spec["burst"], logging_level="WARNING")
     redis.rpush(RSS, self_rss_kb())
     return 0
