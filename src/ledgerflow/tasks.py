@@ -20,6 +20,7 @@ from .books.db import make_engine, make_sessionmaker, writer
 from .books.importers import StatementError
 from .books.llm import LLMSettings
 from .books.pipeline import ImportRefused, categorize, import_statement
+from .books.receipts import ReceiptError, process_receipt
 from .books.qbo import QboNotConnected, QboOAuthError, QboRejected, export_journal_entries
 from .jobs import JobContext, JobFailed, task
 from .settings import AppSettings
@@ -93,6 +94,15 @@ def categorize_transactions(
     )
     ctx.progress(100, _summary(counts.je_created, counts.high_confidence, counts.needs_review))
     return counts.as_dict()
+
+
+@task(name=job_types.RECEIPT_OCR, timeout=600, max_attempts=2)
+def process_receipt_ocr(ctx: JobContext, company_id: str, receipt_id: str) -> dict[str, Any]:
+    """Read a receipt, extract its fields and match it to a transaction."""
+    try:
+        return process_receipt(sessions_for(ctx.database_url), company_id, receipt_id, ctx.progress)
+    except ReceiptError as exc:
+        raise JobFailed(str(exc)) from exc
 
 
 @task(name=job_types.BULK_APPROVE, timeout=3600, max_attempts=3)

@@ -34,9 +34,11 @@ def test_upload_review_approve_export_download(busy_world: World) -> None:
     w, alice = busy_world, busy_world.auth("alice")
     with (BANKS / "chase_checking.csv").open("rb") as f:
         answer = w.client.post(
-            "/api/jobs/upload-and-categorize", headers=alice, data={"company_id": "acme"},
+            "/api/jobs/upload-and-categorize",
+            headers=alice,
+            data={"company_id": "acme"},
             files={"file": ("chase_checking.csv", f, "text/csv")},
-        )  # fmt: skip
+        )
     imported = wait(w, answer.json()["job_id"])
     assert imported["status"] == "complete", imported["error"]
     assert imported["result"]["inserted"] == 15 and imported["result"]["je_created"] == 15
@@ -82,3 +84,54 @@ def test_quickbooks_connection_endpoints(busy_world: World) -> None:
     assert (
         w.client.get("/api/companies/acme/quickbooks", headers=w.auth("carol")).status_code == 404
     )
+
+
+def test_receipt_ocr_job_and_reads(busy_world: World) -> None:
+    from ledgerflow.books.receipts import samples
+
+    w, alice = busy_world, busy_world.auth("alice")
+    pdf = samples.text_pdf(
+        [
+            "BLUE BOTTLE COFFEE",
+            "300 Webster St, Oakland CA",
+            "11/02/2026 09:14",
+            "Latte 6.00",
+            "SUBTOTAL 6.00",
+            "TAX 0.50",
+            "TOTAL $6.50",
+        ]
+    )
+    answer = w.client.post(
+        "/api/jobs/ocr",
+        headers={**alice, "Idempotency-Key": "rcpt-1"},
+        data={"company_id": "acme"},
+        files={"file": ("latte.pdf", pdf, "application/pdf")},
+    )
+    assert answer.status_code == 202, answer.text
+    again = w.client.post(
+        "/api/jobs/ocr",
+        headers={**alice, "Idempotency-Key": "rcpt-1"},
+        data={"company_id": "acme"},
+        files={"file": ("latte.pdf", pdf, "application/pdf")},
+    )
+    assert again.status_code == 200 and again.json()["job_id"] == answer.json()["job_id"]
+    job = wait(w, answer.json()["job_id"])
+    assert job["status"] == "complete", job["error"]
+    listed = w.client.get("/api/companies/acme/receipts", headers=alice).json()["receipts"]
+    assert len(listed) == 1, "the repeated request left no second receipt"
+    receipt = listed[0]
+    assert receipt["total_cents"] == 650 and receipt["job_id"] == job["id"]
+    detail = w.client.get(f"/api/receipts/{receipt['id']}", headers=w.auth("bob")).json()
+    assert "BLUE BOTTLE" in (detail["raw_text"] or "").upper()
+    image = w.client.get(detail["image_url"], headers=alice)
+    assert image.status_code == 200 and image.content == pdf
+    assert (
+        w.client.get(f"/api/receipts/{receipt['id']}", headers=w.auth("carol")).status_code == 404
+    )
+    not_image = w.client.post(
+        "/api/jobs/ocr",
+        headers=alice,
+        data={"company_id": "acme"},
+        files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
+    )
+    assert not_image.status_code == 415 and "JPEG" in not_image.json()["detail"]

@@ -28,7 +28,6 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from sqlalchemy import func, select
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledgerflow.books.chart import add_bank_account
@@ -459,16 +458,6 @@ LONG_VALUES = {
 def test_long_values_import_on_every_engine(
     db_url: str, tmp_path: Path, case: str, request: pytest.FixtureRequest
 ) -> None:
-    if db_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=DataError,
-                reason="PostgreSQL enforces VARCHAR(200) on lf_transactions.external_id and "
-                "merchant, which the importer fills with up to 255 / 500 characters: the import "
-                "raises sqlalchemy DataError (StringDataRightTruncation), not StatementError",
-            )
-        )
     migrate(db_url)
     with session_for(db_url) as session:
         new_company(session, "acme", "Acme Inc")

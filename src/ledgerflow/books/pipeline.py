@@ -10,8 +10,9 @@ retry simply goes on with the rows still ``new``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,6 +32,9 @@ from .rules import RULE_CONFIDENCE, compile_rules
 
 Progress = Callable[[float, str], None]
 BATCH = 2000
+MAX_EXTERNAL_ID = 200  # the widths of lf_transactions' columns (PostgreSQL enforces them)
+MAX_MERCHANT = 200
+MAX_SOURCE_FILE = 500
 HISTORY_ROWS = 20_000  # approved rows a company's memory learns from, newest first
 LAYOUT_NAMES = {
     "chase_checking": "Chase checking",
@@ -104,22 +108,32 @@ def import_statement(
         progress(30, f"Validated {parsed:,} rows for {bank.name}")
         fingerprint = FileFingerprinter(bank.id)
         inserted = seen = 0
-        for batch in _batches(statement.rows(), BATCH):
+        for rows in _batches(statement.rows(), BATCH):
+            batch = [_storable(r) for r in rows]
             inserted += len(
                 insert_transactions(
                     session,
                     company_id,
                     bank.id,
                     batch,
-                    source_file=file_name,
+                    source_file=file_name[:MAX_SOURCE_FILE],
                     import_job_id=import_job_id,
-                    merchants=[merchant_key(r.description) for r in batch],
+                    merchants=[merchant_key(r.description)[:MAX_MERCHANT] for r in batch],
                     fingerprints=[fingerprint(r) for r in batch],
                 )
             )
             seen += len(batch)
             progress(30 + 20 * seen / parsed, f"Inserting transaction {seen:,}/{parsed:,}...")
     return ImportCounts(parsed, inserted, parsed - inserted, bank.id)
+
+
+def _storable(row: ParsedTransaction) -> ParsedTransaction:
+    """The row as its columns can hold it. OFX allows 255-character FITIDs; a longer id than
+    the column takes is kept as its digest, which still tells the same id apart from others."""
+    if row.external_id is not None and len(row.external_id) > MAX_EXTERNAL_ID:
+        digest = hashlib.sha256(row.external_id.encode()).hexdigest()
+        return replace(row, external_id=f"sha256:{digest}")
+    return row
 
 
 def _batches(rows: Iterator[ParsedTransaction], size: int) -> Iterator[list[ParsedTransaction]]:
