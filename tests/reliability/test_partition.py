@@ -1,0 +1,216 @@
+"""A network partition between one worker and PostgreSQL, simulated with a TCP proxy.
+
+The proxy forwards a worker's connections to PostgreSQL; "partitioning" it stops forwarding in
+both directions while every socket stays open, as when a network cut drops packets silently
+(no RST, no FIN): the server still sees the sessions, the worker waits for answers.
+
+docs/architecture.md promises that a worker that cannot reach the database for 80 % of its lease
+stops its own jobs, and that another worker rescues them once the lease expires. With a silent
+partition neither happens today; the tests below say what should, and are marked xfail with the
+reason (see docs/guarantees.md).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from ledgerflow.jobs import JobContext, JobSettings, JobStatus, Queue, Worker, task
+
+pytestmark = pytest.mark.slow
+LEASE = 2.0
+SETTINGS = JobSettings(
+    poll_interval=0.05, heartbeat_interval=0.2, worker_timeout=LEASE, shutdown_grace=0.5
+)
+
+
+@dataclass
+class Execution:
+    job_id: str
+    attempt: int
+    worker: str
+    started: float
+    ended: float | None = None
+    outcome: str = "running"
+
+
+EXECUTIONS: list[Execution] = []
+
+
+@task(name="reliability.partition_probe", max_attempts=3)
+def probe(ctx: JobContext, seconds: float) -> None:
+    """Run for ``seconds``, checking for cancellation every 20 ms; record the execution."""
+    execution = Execution(ctx.id, ctx.attempt, ctx._worker_id, time.monotonic())
+    EXECUTIONS.append(execution)
+    try:
+        while time.monotonic() - execution.started < seconds:
+            ctx.check_cancelled()
+            time.sleep(0.02)
+        execution.outcome = "finished"
+    except BaseException:
+        execution.outcome = "stopped"
+        raise
+    finally:
+        execution.ended = time.monotonic()
+
+
+class Proxy:
+    """TCP forwarder to PostgreSQL that can go silent (partition) or drop everything (heal)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.partitioned = threading.Event()
+        self.closed = threading.Event()
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        peers = {a: b, b: a}
+        while not self.closed.is_set():
+            if self.partitioned.is_set():  # silent: read nothing, send nothing, close nothing
+                time.sleep(0.05)
+                continue
+            try:
+                ready, _, _ = select.select([a, b], [], [], 0.05)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    peers[sock].sendall(data)
+            except OSError:
+                break
+        for sock in (a, b):
+            sock.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{pg_database}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def through(proxy: Proxy, url: str) -> str:
+    return url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+
+
+def wait_for(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (jobs/worker.py _beat and _coordinate): self-fencing runs on the coordinator "
+    "thread, which is itself blocked in a database call (psycopg has no connect_timeout, "
+    "statement timeout or TCP keepalive set in backends/postgres.py connect()), so a worker "
+    "cut off by a silent partition never stops its jobs while the rescued attempt runs "
+    "elsewhere: the job runs twice at once",
+)
+def test_partitioned_worker_stops_its_job_before_the_rescued_attempt_starts(
+    pg_url: str,
+) -> None:
+    if "127.0.0.1:5432" not in pg_url:
+        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
+    EXECUTIONS.clear()
+    proxy = Proxy(("127.0.0.1", 5432))
+    direct = Queue(pg_url, settings=SETTINGS)
+    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
+    # The maintenance role (rescue) is held by a worker that stays connected and takes no jobs
+    # from this queue; the cut-off worker takes the job; a third, connected, takes the rescue.
+    leader = Worker(direct, queues=["elsewhere"], concurrency=1).start()
+    partitioned = Worker(cut_off, concurrency=1, maintenance=False).start()
+    rescuer: Worker | None = None
+    try:
+        job = direct.enqueue(probe, seconds=10.0)
+        assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
+        proxy.partitioned.set()
+        cut_at = time.monotonic()
+        rescuer = Worker(direct, concurrency=1, maintenance=False).start()
+        assert wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10), "rescued and run elsewhere"
+        first, second = EXECUTIONS[0], EXECUTIONS[1]
+        # What the guarantee says: the first attempt stopped itself within 80 % of the lease
+        # (plus one cancellation check), before the second one started.
+        assert first.ended is not None and first.ended <= second.started, (
+            f"first attempt still running {second.started - cut_at:.1f} s after the cut, "
+            "when the rescued attempt started"
+        )
+        assert first.ended - cut_at <= LEASE
+        assert direct.get(job.id).status in (JobStatus.RUNNING, JobStatus.COMPLETE)
+    finally:
+        proxy.close()  # every socket drops: the cut-off worker gets errors and can stop
+        for worker in (rescuer, partitioned, leader):
+            if worker is not None:
+                worker.stop(grace=0)
+        cut_off.close()
+        direct.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (jobs/backends/postgres.py try_lead): the maintenance role is a session "
+    "advisory lock; when its holder is cut off silently the server keeps the session (and "
+    "the lock) until TCP keepalive notices, about 2 h by default, and no other worker can "
+    "rescue anything meanwhile: the cut-off worker's jobs stay 'running'",
+)
+def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(pg_url: str) -> None:
+    if "127.0.0.1:5432" not in pg_url:
+        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
+    EXECUTIONS.clear()
+    proxy = Proxy(("127.0.0.1", 5432))
+    direct = Queue(pg_url, settings=SETTINGS)
+    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
+    partitioned = Worker(cut_off, concurrency=1).start()  # leads maintenance: it started first
+    other: Worker | None = None
+    try:
+        assert wait_for(
+            lambda: partitioned._maintenance is not None and partitioned._maintenance.run_once(),
+            10,
+        ), "the cut-off worker holds the maintenance role"
+        job = direct.enqueue(probe, seconds=30.0)
+        assert wait_for(lambda: len(EXECUTIONS) == 1, 20)
+        proxy.partitioned.set()
+        other = Worker(direct, concurrency=1).start()
+        rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 15)
+        assert rescued, f"job still {direct.get(job.id).status} {LEASE + 15:.0f} s after the cut"
+    finally:
+        proxy.close()
+        for worker in (other, partitioned):
+            if worker is not None:
+                worker.stop(grace=0)
+        cut_off.close()
+        direct.close()
