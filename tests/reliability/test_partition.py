@@ -6,8 +6,9 @@ both directions while every socket stays open, as when a network cut drops packe
 
 docs/architecture.md promises that a worker that cannot reach the database for 80 % of its lease
 stops its own jobs, and that another worker rescues them once the lease expires. With a silent
-partition neither happens today; the tests below say what should, and are marked xfail with the
-reason (see docs/guarantees.md).
+partition neither happened in the first version of the runtime (the fence ran on a thread
+stuck in a database call; the maintenance role was a session lock the server kept for hours):
+these tests hold the fixes (a fence thread that touches no database; a lease row).
 """
 
 from __future__ import annotations
@@ -133,14 +134,6 @@ def wait_for(predicate: object, timeout: float) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (jobs/worker.py _beat and _coordinate): self-fencing runs on the coordinator "
-    "thread, which is itself blocked in a database call (psycopg has no connect_timeout, "
-    "statement timeout or TCP keepalive set in backends/postgres.py connect()), so a worker "
-    "cut off by a silent partition never stops its jobs while the rescued attempt runs "
-    "elsewhere: the job runs twice at once",
-)
 def test_partitioned_worker_stops_its_job_before_the_rescued_attempt_starts(
     pg_url: str,
 ) -> None:
@@ -180,13 +173,6 @@ def test_partitioned_worker_stops_its_job_before_the_rescued_attempt_starts(
         direct.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (jobs/backends/postgres.py try_lead): the maintenance role is a session "
-    "advisory lock; when its holder is cut off silently the server keeps the session (and "
-    "the lock) until TCP keepalive notices, about 2 h by default, and no other worker can "
-    "rescue anything meanwhile: the cut-off worker's jobs stay 'running'",
-)
 def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(pg_url: str) -> None:
     if "127.0.0.1:5432" not in pg_url:
         pytest.skip("the proxy assumes the server at 127.0.0.1:5432")

@@ -20,8 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -125,6 +127,36 @@ Index(
     sqlite_where=text("idempotency_key IS NOT NULL"),
     postgresql_where=text("idempotency_key IS NOT NULL"),
 )
+# The admin queries (``admin.py``): live jobs by status (queue depth, overdue pending jobs),
+# failed and cancelled jobs newest first, jobs of one type newest first, and (PostgreSQL only)
+# containment search in ``meta`` through a GIN index over the text cast to jsonb. SQLite has
+# ``lf_jobs_meta_file_name`` instead (see migration 0002): an expression index SQLAlchemy
+# cannot reflect on SQLite, so it is not declared here.
+LIVE = "status IN ('pending', 'running')"
+UNSUCCESSFUL = "status IN ('failed', 'cancelled')"
+Index(
+    "lf_jobs_live",
+    jobs.c.status,
+    jobs.c.run_at,
+    jobs.c.task,
+    jobs.c.queue,
+    sqlite_where=text(LIVE),
+    postgresql_where=text(LIVE),
+)
+Index(
+    "lf_jobs_unsuccessful",
+    jobs.c.status,
+    jobs.c.id,
+    sqlite_where=text(UNSUCCESSFUL),
+    postgresql_where=text(UNSUCCESSFUL),
+)
+Index("lf_jobs_task", jobs.c.task, jobs.c.id)
+Index(
+    "lf_jobs_meta",
+    cast(jobs.c.meta, JSONB).label("meta_jsonb"),
+    postgresql_using="gin",
+    postgresql_ops={"meta_jsonb": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")
 
 workers = Table(
     "lf_workers",

@@ -114,6 +114,7 @@ class Worker:
         self._coordinator.start()
         if self._maintenance is not None:
             self._maintenance.start()
+        threading.Thread(target=self._fence, name="lf-fence", daemon=True).start()
         log.info(
             "worker %s started: %d threads on queues %s", self.id, self.concurrency, self.queues
         )
@@ -331,12 +332,18 @@ class Worker:
         )  # fmt: skip
         if self._reconcile(lambda: self.backend.heartbeat(info, now + self.worker_timeout)):
             self._last_beat = time.monotonic()
-        elif time.monotonic() - self._last_beat > 0.8 * self.worker_timeout:
-            # Our leases are about to expire and the rescuer will hand these jobs to another
-            # worker: stop them here so that no job runs twice at once.
-            for held in self._held.values():
-                held.ctx.abort(AbortReason.LOST)
-            self._held.clear()
+
+    def _fence(self) -> None:
+        """Stop our jobs once our leases are about to run out without a heartbeat.
+
+        Its own thread, touching no database: the coordinator may be stuck in a call to a
+        database that stopped answering, and the rescuer will soon hand these jobs to another
+        worker, so they must stop here first, or a job would run twice at once.
+        """
+        while not self._done.wait(min(1.0, self.worker_timeout / 10)):
+            if time.monotonic() - self._last_beat > 0.8 * self.worker_timeout:
+                for held in list(self._held.values()):
+                    held.ctx.abort(AbortReason.LOST)
 
     def _finish(self) -> None:
         if self._maintenance is not None:

@@ -3,8 +3,7 @@
 Claims are serialized by a transaction-level advisory lock taken just before the claim
 statement, so the per-key running counts the statement reads cannot be raced by another
 claimer (READ COMMITTED gives each statement a fresh snapshot, taken after the lock).
-Maintenance leadership is a session-level advisory lock held on a dedicated connection:
-it is released the moment that process dies.
+Connections carry TCP keepalives on both ends, so a peer that vanished is noticed in seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.copy import QueuedLibpqWriter
 
 from ..backend import ClaimRequest
@@ -34,11 +34,24 @@ from .statements import (
     to_pyformat,
 )
 
+_CLIENT_KEEPALIVE = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15000,
+}
+_SERVER_KEEPALIVE = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 15000,
+}
 CHANNEL = "lf_jobs"
 CHANGES_CHANNEL = "lf_job_events"
 _COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 _CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
-_LEADER_LOCK = 0x1F_0B5_1EAD  # arbitrary, fixed: the maintenance role
 _RETURNING = ", ".join("j." + c for c in SELECT.split(", "))
 
 
@@ -65,13 +78,23 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     driver_errors = (psycopg.Error,)
 
     def __init__(self, url: str) -> None:
-        self.conninfo = conninfo(url)
-        self._leader: psycopg.Connection[Any] | None = None
-        self._leader_lock = threading.Lock()
+        self.conninfo = self.with_keepalives(conninfo(url))
         super().__init__(url)
 
     def connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=True)
+
+    @staticmethod
+    def with_keepalives(conninfo: str) -> str:
+        """Keepalives on this side (libpq) and the server's (``-c tcp_keepalives_*``), unless
+        the URL sets its own: a dead peer then fails calls in ~15 s instead of ~2 hours."""
+        params = conninfo_to_dict(conninfo)
+        for key, value in _CLIENT_KEEPALIVE.items():
+            params.setdefault(key, value)
+        options = str(params.get("options") or "")
+        server = [f"-c {k}={v}" for k, v in _SERVER_KEEPALIVE.items() if k not in options]
+        params["options"] = " ".join([options, *server]).strip()
+        return make_conninfo("", **params)
 
     def close_connection(self, conn: psycopg.Connection[Any]) -> None:
         conn.close()
@@ -118,34 +141,6 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         self.run(copy)
         self.wake_local()
         return len(items)
-
-    def try_lead(self, holder: str, now: float, ttl: float) -> bool:
-        with self._leader_lock:
-            conn = self._leader
-            if conn is not None and self.is_usable(conn):
-                try:
-                    conn.execute("SELECT 1")
-                    return True
-                except psycopg.Error:
-                    conn.close()
-            try:
-                conn = self._leader = self.connect()
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)).fetchone()
-            except psycopg.Error:
-                self._leader = None
-                return False
-            if row is None or not row[0]:
-                conn.close()
-                self._leader = None
-                return False
-            return True
-
-    def close(self) -> None:
-        with self._leader_lock:
-            if self._leader is not None:
-                self._leader.close()
-                self._leader = None
-        super().close()
 
     def watch(self, on_signal: Callable[[], None]) -> NotifyWatcher:
         return NotifyWatcher(self, CHANNEL, lambda _: on_signal(), local_channel=WORK)

@@ -36,6 +36,7 @@ from .statements import (
     HELD,
     INSERT_JOB,
     INSERT_JOB_IDEMPOTENT,
+    LEAD,
     PROGRESS,
     RESCUE,
     RUN_SECONDS,
@@ -335,6 +336,11 @@ class SqlBackend(ABC, Generic[C]):
                 break
         self.run(lambda c: self.execute(c, SWEEP_WORKERS, {"before": finished_before}))
         return deleted
+
+    def try_lead(self, holder: str, now: float, ttl: float) -> bool:
+        params = {"holder": holder, "expires": now + ttl, "now": now}
+        taken: bool = self.run(lambda c: self.execute(c, LEAD, params).rowcount == 1)
+        return taken
 
     def wake_local(self) -> None:
         publish(WORK, self.url)

@@ -35,11 +35,6 @@ if sqlite3.sqlite_version_info < (3, 35, 0):  # pragma: no cover - depends on th
         f"ledgerflow needs SQLite 3.35+ for RETURNING; found {sqlite3.sqlite_version}"
     )
 
-_LEAD = """
-INSERT INTO lf_leases (name, holder, expires_at) VALUES ('maintenance', :holder, :expires)
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE lf_leases.holder = excluded.holder OR lf_leases.expires_at < :now
-"""
 _POLL_SECONDS = 0.005
 _INSERT_POSITIONAL = "INSERT INTO lf_jobs ({}) VALUES ({})".format(
     ", ".join(INSERT_COLUMNS), ", ".join("?" * len(INSERT_COLUMNS))
@@ -128,10 +123,6 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         self.run(lambda c: c.executemany(_INSERT_POSITIONAL, rows))
         self.wake_local()
         return len(items)
-
-    def try_lead(self, holder: str, now: float, ttl: float) -> bool:
-        params = {"holder": holder, "expires": now + ttl, "now": now}
-        return bool(self.run(lambda c: c.execute(_LEAD, params).rowcount == 1))
 
     def watch(self, on_signal: Callable[[], None]) -> DataVersionWatcher:
         return DataVersionWatcher(self, on_signal)

@@ -155,6 +155,14 @@ RUN_SECONDS = (
     )
     + " FROM lf_jobs WHERE status = 'complete' AND finished_at >= :since GROUP BY task"
 )
+# The maintenance role is a lease row that its holder renews: a holder that dies or is cut off
+# silently (which a session lock would survive until TCP keepalive notices, hours later) loses
+# it when the lease runs out.
+LEAD = (
+    "INSERT INTO lf_leases (name, holder, expires_at) VALUES ('maintenance', :holder, :expires)"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
+    " WHERE lf_leases.holder = excluded.holder OR lf_leases.expires_at < :now"
+)
 HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
 
 
