@@ -38,12 +38,6 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (server.py start_worker_process): the worker child is not tied to its parent "
-    "(no PR_SET_PDEATHSIG, no watch of the parent pid), so after kill -9 of serve it keeps "
-    "running as an orphan, and every restart of serve adds one more worker process",
-)
 def test_worker_child_does_not_outlive_a_killed_serve(tmp_path: Path) -> None:
     port = free_port()
     env = {
