@@ -20,8 +20,8 @@ from .books.db import make_engine, make_sessionmaker, writer
 from .books.importers import StatementError
 from .books.llm import LLMSettings
 from .books.pipeline import ImportRefused, categorize, import_statement
-from .books.receipts import ReceiptError, process_receipt
 from .books.qbo import QboNotConnected, QboOAuthError, QboRejected, export_journal_entries
+from .books.receipts import ReceiptError, process_receipt
 from .jobs import JobContext, JobFailed, task
 from .settings import AppSettings
 
