@@ -141,19 +141,40 @@ def users() -> None:
 @users.command("create")
 @database_option
 @click.argument("email")
-@click.option("--password", envvar="LEDGERFLOW_PASSWORD", prompt=True, hide_input=True)
-@click.option("--admin", is_flag=True, help="An instance admin (sees /admin).")
-def users_create(database_url: str | None, email: str, password: str, admin: bool) -> None:
-    """Create a user who signs in with EMAIL and the password."""
+@click.option("--password", envvar="LEDGERFLOW_PASSWORD", help="Asked for when not given.")
+@click.option(
+    "--admin", is_flag=True, help="An instance admin (sees /admin); promotes an existing user."
+)
+def users_create(database_url: str | None, email: str, password: str | None, admin: bool) -> None:
+    """Create a user who signs in with EMAIL and the password.
+
+    With --admin, an EMAIL that already exists is made an instance admin instead (its password
+    stays as it is).
+    """
+    from sqlalchemy import select
+
+    from .books.models import User
     from .server import session_for
     from .tenancy import create_user
 
     with session_for(_settings(database_url).database_url) as session:
+        existing = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+        if existing is not None and admin:
+            was_admin, existing.is_admin = existing.is_admin, True
+            state = "was already" if was_admin else "is now"
+            click.echo(
+                f"{existing.email} ({existing.id}) {state} an instance admin; "
+                "the password was not changed"
+            )
+            return
+        if password is None and existing is None:
+            password = click.prompt("Password", hide_input=True)
         try:
-            user = create_user(session, email, password, is_admin=admin)
+            user = create_user(session, email, password or "", is_admin=admin)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"created user {user.id} <{user.email}>")
+        role = "instance admin" if admin else "user"
+        click.echo(f"created {role} {user.id} <{user.email}>")
 
 
 @main.group()

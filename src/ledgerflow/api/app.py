@@ -17,7 +17,7 @@ from ..settings import AppSettings
 from .deps import Runtime
 from .events import JobEventHub
 from .ratelimit import RateLimiter
-from .routes import books, jobs, quickbooks, receipts, system
+from .routes import admin, books, jobs, quickbooks, receipts, system
 from .uploads import BodyLimit, UploadTooLarge
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -80,6 +80,7 @@ def create_app(settings: AppSettings | None = None, *, worker_threads: int = 0) 
     app.include_router(books.router)
     app.include_router(quickbooks.router)
     app.include_router(receipts.router)
+    app.include_router(admin.router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
