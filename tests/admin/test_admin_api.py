@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from adminkit import AdminWorld, insert_jobs, insert_worker, job_row
 
-from conftest import AdminWorld, insert_jobs, insert_worker, job_row
 from ledgerflow.api.security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 
 
