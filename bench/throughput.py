@@ -166,6 +166,7 @@ class Services:
         self.pg_url = pg_url
         self.redis_url = redis_url
         self._seq = 0
+        self.undropped: list[str] = []
 
     def _pg_admin(self) -> Any:
         import psycopg
@@ -211,23 +212,40 @@ class Services:
         return Resources(tmpdir, pg_url, redis_url)
 
     def deprovision(self, res: Resources) -> None:
-        problems = []
         if res.pg_url is not None:
             name = urlsplit(res.pg_url).path.lstrip("/")
-            try:
-                with self._pg_admin() as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except Exception as exc:
-                problems.append(f"drop database {name}: {exc}")
+            if not self._drop(name, attempts=3):
+                self.undropped.append(name)
         if res.redis_url is not None:
             try:
                 with contextlib.closing(self._redis()) as r:
                     r.flushdb()
+                    # A killed RQ worker's fork-per-job child has its own process group and
+                    # may still write its result: flush once more after it is gone.
+                    time.sleep(0.5)
+                    r.flushdb()
             except Exception as exc:
-                problems.append(f"flush {res.redis_url}: {exc}")
+                log.warning("cleanup failed: flush %s: %s", res.redis_url, exc)
         shutil.rmtree(res.tmpdir, ignore_errors=True)
-        for problem in problems:
-            log.warning("cleanup failed: %s", problem)
+
+    def _drop(self, name: str, attempts: int) -> bool:
+        for attempt in range(attempts):
+            try:
+                with self._pg_admin() as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return True
+            except Exception as exc:
+                if attempt == attempts - 1:
+                    log.warning("cleanup failed: drop database %s: %s", name, exc)
+                else:
+                    time.sleep(2)
+        return False
+
+    def drop_leftovers(self) -> list[str]:
+        """Retry the databases that could not be dropped (PostgreSQL was down); returns the
+        ones still there."""
+        self.undropped = [name for name in self.undropped if not self._drop(name, attempts=15)]
+        return self.undropped
 
 
 def run_child(
@@ -259,9 +277,14 @@ def run_child(
             os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
     finally:
-        # Worker processes the child could not reap are still in its group: end them too.
+        # Worker processes the child could not reap are still in its group: end them too,
+        # and let them go before the driver drops their storage.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                os.killpg(proc.pid, 0)  # ProcessLookupError once the group is empty
+                time.sleep(0.05)
     text = output.decode(errors="replace")
     if ARGS is not None and ARGS.verbose and text.strip():
         sys.stderr.write(text)
@@ -832,6 +855,10 @@ def main(argv: list[str]) -> int:
     if args.child:
         child_main(json.loads(args.child))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Ctrl-C and SIGTERM unwind through the cleanup (subprocess groups, databases, Redis db),
+    # also when started in the background (where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     ignored = sorted(k for k in LEDGERFLOW_KNOBS if k in os.environ)
     if ignored:
         say(f"(ignoring {', '.join(ignored)} from the environment: benchmarks use defaults)")
@@ -850,32 +877,42 @@ def main(argv: list[str]) -> int:
     today = dt.date.today().isoformat()
     started = time.monotonic()
 
-    if args.enqueue_only:
-        rows = []
-        for s in systems:
-            say(f"[{s}] enqueue_many of {args.enqueue_only:,} jobs")
-            r = run_group(services, s, classes[s], [("enqueue_only", {"n": args.enqueue_only})])
-            rows.append({"system": s, **r})
-        info["loadavg_end"] = os.getloadavg()
-        text = enqueue_only_report(info, rows, args.enqueue_only)
-        data: dict[str, Any] = {"machine": info, "args": vars_json(args), "results": rows}
-        path = output_path(args.out, f"throughput-enqueue-only-{today}")
-    else:
-        results = []
-        for s in systems:
-            say(f"[{s}]")
-            results.append(bench_system(services, s, args))
-        info["loadavg_end"] = os.getloadavg()
-        text = report(info, results, args)
-        data = {"machine": info, "args": vars_json(args), "results": results}
-        suffix = "-quick" if args.quick else ""
-        path = output_path(args.out, f"throughput-{today}{suffix}")
+    try:
+        if args.enqueue_only:
+            rows = []
+            for s in systems:
+                say(f"[{s}] enqueue_many of {args.enqueue_only:,} jobs")
+                steps = [("enqueue_only", {"n": args.enqueue_only})]
+                rows.append({"system": s, **run_group(services, s, classes[s], steps)})
+            info["loadavg_end"] = os.getloadavg()
+            text = enqueue_only_report(info, rows, args.enqueue_only)
+            data: dict[str, Any] = {"machine": info, "args": vars_json(args), "results": rows}
+            path = output_path(args.out, f"throughput-enqueue-only-{today}")
+        else:
+            results = []
+            for s in systems:
+                say(f"[{s}]")
+                results.append(bench_system(services, s, args))
+            info["loadavg_end"] = os.getloadavg()
+            text = report(info, results, args)
+            data = {"machine": info, "args": vars_json(args), "results": results}
+            suffix = "-quick" if args.quick else ""
+            path = output_path(args.out, f"throughput-{today}{suffix}")
+    finally:
+        leftovers = services.drop_leftovers()
+        if leftovers:
+            say(f"could not drop {', '.join(leftovers)}: drop them by hand "
+                f'(DROP DATABASE "…" WITH (FORCE))')  # fmt: skip
     data["seconds"] = time.monotonic() - started
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.write(text)
     say(f"\nwrote {path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path} "
         f"({data['seconds']:.0f} s)")  # fmt: skip
     return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def vars_json(args: argparse.Namespace) -> dict[str, Any]:
