@@ -184,3 +184,46 @@ def test_bulk_approve_endpoint(world: World) -> None:
     assert (
         c.post("/api/jobs/bulk-approve", json=body, headers=world.auth("carol")).status_code == 404
     )
+
+
+def test_too_large_upload_is_413(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from conftest import make_settings, seed
+    from ledgerflow.api.app import create_app
+
+    settings = make_settings(db_url, tmp_path, max_upload_mb=0.01)
+    seed(db_url)
+    with TestClient(create_app(settings)) as client:
+        token = client.post(
+            "/api/auth/token", data={"username": "alice@acme.test", "password": "secret-pw"}
+        ).json()["access_token"]
+        big = CSV + b"DEBIT,11/02/2026,COFFEE,-1.00,DEBIT_CARD,1.00,\n" * 500
+        answer = client.post(
+            "/api/jobs/upload-and-categorize",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"company_id": "acme"},
+            files={"file": ("big.csv", io.BytesIO(big), "text/csv")},
+        )
+        assert answer.status_code == 413 and "MB" in answer.json()["detail"]
+        assert not (settings.upload_dir / "acme").exists(), "nothing was stored"
+
+
+def test_job_creation_is_rate_limited_with_retry_after(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from conftest import make_settings, seed
+    from ledgerflow.api.app import create_app
+
+    seed(db_url)
+    with TestClient(create_app(make_settings(db_url, tmp_path, job_rate_limit=3))) as client:
+        token = client.post(
+            "/api/auth/token", data={"username": "alice@acme.test", "password": "secret-pw"}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        codes = [
+            client.post("/api/jobs/categorize", json={"company_id": "acme"}, headers=auth)
+            for _ in range(4)
+        ]
+        assert [c.status_code for c in codes] == [202, 202, 202, 429]
+        assert int(codes[-1].headers["Retry-After"]) >= 1 and codes[-1].json()["detail"]
