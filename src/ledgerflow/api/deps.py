@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ..books.db import session_scope
 from ..jobs import Queue
@@ -35,12 +36,16 @@ class Runtime:
     _principals: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def principal(self, user_id: str) -> Principal | None:
-        now = time.monotonic()
+    def cached_principal(self, user_id: str) -> Principal | None:
         with self._lock:
             cached = self._principals.get(user_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
+    def principal(self, user_id: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self.cached_principal(user_id)
+        if cached is not None:
+            return cached
         with session_scope(self.sessions) as session:
             principal = load_principal(session, user_id)
         if principal is not None:
@@ -53,7 +58,9 @@ class Runtime:
             self._principals.pop(user_id, None)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # Dependencies that do no I/O are coroutines: FastAPI would run a plain function in a
+    # worker thread, a hop that costs more than the work.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -76,8 +83,27 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+async def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
     """A bearer token, or the web page's session cookie (with its CSRF header on writes)."""
+    user_id = _user_id(request, runtime)
+    principal = runtime.cached_principal(user_id) if user_id else None
+    if principal is None and user_id:
+        principal = await run_in_threadpool(runtime.principal, user_id)
+    if principal is None:
+        raise _UNAUTHORIZED
+    return principal
+
+
+def principal_of(request: Request, runtime: Runtime) -> Principal:
+    """``get_principal`` for code that is not a dependency (and runs in a thread)."""
+    user_id = _user_id(request, runtime)
+    principal = runtime.principal(user_id) if user_id else None
+    if principal is None:
+        raise _UNAUTHORIZED
+    return principal
+
+
+def _user_id(request: Request, runtime: Runtime) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -93,10 +119,7 @@ def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Missing or wrong CSRF token.")
     else:
         user_id = None
-    principal = runtime.principal(user_id) if user_id else None
-    if principal is None:
-        raise _UNAUTHORIZED
-    return principal
+    return user_id
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

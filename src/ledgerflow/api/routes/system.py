@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from ...tenancy import authenticate
-from ..deps import PrincipalDep, RuntimeDep, SessionDep, get_principal
+from ..deps import PrincipalDep, RuntimeDep, SessionDep, principal_of
 from ..schemas import TokenOut
 from ..security import CSRF_COOKIE, SESSION_COOKIE, issue_token, new_csrf_token
 
@@ -110,7 +110,7 @@ def metrics(request: Request, runtime: RuntimeDep) -> str:
     header = request.headers.get("authorization", "")
     if not (expected and hmac.compare_digest(header, f"Bearer {expected}")):
         try:
-            principal = get_principal(request, runtime)
+            principal = principal_of(request, runtime)
         except HTTPException:
             raise HTTPException(404, "Not found.") from None
         if not principal.is_admin:
