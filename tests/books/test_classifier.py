@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +27,22 @@ from ledgerflow.books.classifier import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "training" / "transactions.csv"
+
+
+def _script(name: str) -> Any:
+    """Import one of the scripts/ modules (they import each other as top-level modules)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+@pytest.fixture(scope="module")
+def training_rows() -> list[dict[str, str]]:
+    with DATA.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 @pytest.mark.parametrize(
@@ -156,6 +175,101 @@ def test_model_knows_obvious_merchants(description: str, amount: int, category: 
     [pred] = CategoryModel.load().predict([description], [amount])
     assert pred.category == category
     assert pred.source == "model"
+
+
+@pytest.mark.parametrize(
+    ("description", "amount", "category"),
+    [
+        ("LYFT *RIDE SUN 9PM", -1875, "Travel"),
+        ("SHEETZ 0412 ALTOONA PA", -4210, "Car & truck"),
+        ("TIM HORTONS #1234 TORONTO ON", -455, "Meals"),
+        ("CARD PURCHASE 04/12 CARIBOU COFFEE 4412 ST CLOUD MN", -675, "Meals"),
+        ("HMRC VAT", -250000, "Taxes & licenses"),
+        (
+            "TWC TAX DES:TAX PMT ID:X81Q INDN:ACME LLC CO ID:1746000111 CCD",
+            -41200,
+            "Taxes & licenses",
+        ),
+        ("PAYMENT TO CHASE CARD ENDING IN 1234 04/12", -120000, "Transfer"),
+        ("APPLECARD GSBANK PAYMENT 2231412 WEB ID: 9999999999", -56000, "Transfer"),
+        ("OVERDRAFT ITEM FEE", -3500, "Bank fees & service charges"),
+        ("ISOLVED DES:PAYROLL", -1450000, "Payroll expenses"),
+        ("UNITEDHEALTHCARE HCCLAIMPMT 1234567", 84512, "Service income"),
+        ("MR COOPER DES:MTG PYMT", -231000, "Loan payment"),
+    ],
+)
+def test_model_knows_national_brands_and_bank_lines(
+    description: str, amount: int, category: str
+) -> None:
+    """Merchants of the brand vocabulary, on statement lines the training set does not hold."""
+    [pred] = CategoryModel.load().predict([description], [amount])
+    assert (pred.category, pred.confidence >= 0.9) == (category, True)
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "COSTCO WHSE #0423 SEATTLE WA",
+        "AMZN MKTP US*2K4RT1",
+        "WM SUPERCENTER #1234 DALLAS TX",
+        "THE HOME DEPOT #0634",
+        "TRADER JOE S #552 PORTLAND OR",
+    ],
+)
+def test_two_way_merchants_go_to_review(description: str) -> None:
+    """Merchants bought from for more than one purpose get a split, low-confidence answer."""
+    [pred] = CategoryModel.load().predict([description], [-8423])
+    assert pred.confidence < 0.9
+    assert pred.alternatives[1][1] >= 0.1
+
+
+def test_training_set_splits(training_rows: list[dict[str, str]]) -> None:
+    build = _script("build_training_set")
+    train = [r for r in training_rows if r["split"] == "train"]
+    test = [r for r in training_rows if r["split"] == "test"]
+    ids = {
+        kind: {r["merchant_id"] for r in rows} for kind, rows in (("train", train), ("test", test))
+    }
+    local = {r["merchant_id"] for r in training_rows if r["merchant_kind"] == "local"}
+    # Production-like split: local merchants never seen, every other test merchant known ...
+    assert not ids["train"] & ids["test"] & local
+    assert ids["test"] - local <= ids["train"]
+    # ... on lines that never occur in training.
+    train_text = {r["description"].upper() for r in train}
+    assert not any(
+        r["description"].upper() in train_text for r in test if r["merchant_kind"] != "local"
+    )
+    shares = Counter(r["merchant_kind"] for r in test)
+    for kind, share in build.TEST_MIX.items():
+        assert abs(shares[build.KIND_LABEL[kind]] / len(test) - share) < 0.01
+    # Strict split: held-out merchants of every kind never appear in its training rows.
+    strict_train = {r["merchant_id"] for r in training_rows if r["strict_split"] == "train"}
+    strict_test = {r["merchant_id"] for r in training_rows if r["strict_split"] == "test"}
+    assert strict_test and not strict_train & strict_test
+    assert {r["merchant_kind"] for r in training_rows if r["strict_split"] == "test"} == {
+        "brand",
+        "bank_line",
+        "local",
+        "mixed",
+    }
+
+
+def test_training_set_is_what_the_script_builds(training_rows: list[dict[str, str]]) -> None:
+    """The committed CSV is up to date with the vocabulary and the generator."""
+    rebuilt = _script("build_training_set").build(20240412)
+    assert len(rebuilt) == len(training_rows)
+    assert [{k: str(v) for k, v in r.items()} for r in rebuilt] == training_rows
+
+
+def test_mixed_labels_become_soft_targets() -> None:
+    soft_targets = _script("train_classifier").soft_targets
+    keys = [("costco", False)] * 4 + [("acme", False)] * 4 + [("solo", True)]
+    y = np.array([1, 1, 1, 2, 5, 5, 5, 5, 7])
+    rows, labels, weights = soft_targets(keys, y)
+    # Each Costco row is repeated once per label, weighted 3/4 and 1/4; the rest are unchanged.
+    assert rows.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 8]
+    assert labels.tolist() == [1, 2] * 4 + [5, 5, 5, 5, 7]
+    assert weights.tolist() == [0.75, 0.25] * 4 + [1.0] * 5
 
 
 def test_predictions_are_well_formed_and_deterministic() -> None:

@@ -62,7 +62,9 @@ class FeatureConfig:
 
 @dataclass
 class FeatureGroup:
-    """Row-ordered sparse entries: row i owns indices[starts[i]:starts[i+1]]."""
+    """Row-ordered sparse entries: row i owns indices[starts[i]:starts[i+1]]. All entries of one
+    row carry the same value (1/√entries, times the group weight), which lets prediction sum the
+    weight rows first and scale once per row."""
 
     indices: npt.NDArray[np.int64]
     values: npt.NDArray[np.float32]

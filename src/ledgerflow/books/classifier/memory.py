@@ -7,7 +7,10 @@ with how many rows agree (5 of 5 → 0.99, 1 of 1 → 0.95, 3 of 4 → 0.74).
 
 Lookup is exact on the merchant key first, then fuzzy (character-trigram Jaccard over an
 inverted index, or a long common prefix since banks truncate) for keys that differ by a
-truncation or a typo; a fuzzy hit is discounted by its similarity.
+truncation or a typo. A fuzzy hit is evidence about a *similar* key, not about this merchant
+("ELECTRONIC WITHDRAWAL" approved as Uncategorized says little about "ELECTRONIC WITHDRAWAL
+GUSTO"), so its confidence is multiplied by its similarity: it stays below the categorizer's
+memory threshold and wins only where the model is less sure.
 """
 
 from __future__ import annotations
@@ -124,6 +127,14 @@ class MerchantMemory:
         return min(found.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def lookup(self, description: str, amount_cents: int) -> Prediction | None:
+        found = self.evidence(description, amount_cents)
+        return None if found is None else found[0]
+
+    def evidence(
+        self, description: str, amount_cents: int
+    ) -> tuple[Prediction, dict[str, float]] | None:
+        """The memory's answer and the approved rows behind it, per category, weighted like the
+        confidence (a fuzzy or opposite-sign match counts for less than a row)."""
         key = merchant_key(description)
         if not key:
             return None
@@ -136,9 +147,10 @@ class MerchantMemory:
         if not counts:
             counts, factor = by_sign[amount_cents < 0], OPPOSITE_SIGN_FACTOR
         if similarity < 1.0:
-            factor *= 0.5 + 0.5 * similarity
+            factor *= similarity
         total = sum(counts.values())
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         alternatives = [(cat, round(_consistency(n, total) * factor, 6)) for cat, n in ranked]
         category, confidence = alternatives[0]
-        return Prediction(category, confidence, alternatives, "memory")
+        rows = {cat: n * factor for cat, n in counts.items()}
+        return Prediction(category, confidence, alternatives, "memory"), rows

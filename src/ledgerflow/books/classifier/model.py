@@ -117,12 +117,14 @@ class CategoryModel:
             hi = min(n, lo + _CHUNK)
             block = np.broadcast_to(self.intercept, (hi - lo, len(self.categories))).copy()
             for group in featurize(descriptions[lo:hi], amounts_cents[lo:hi], self.config):
-                contrib = self.weights[group.indices] * group.values[:, None]
                 # reduceat gives a row with no entries its neighbour's value, not zero, so sum
                 # over the rows that have entries only (an empty description has no n-grams).
                 filled = np.diff(group.starts) > 0
                 if filled.any():
-                    block[filled] += np.add.reduceat(contrib, group.starts[:-1][filled], axis=0)
+                    starts = group.starts[:-1][filled]
+                    sums = np.add.reduceat(self.weights[group.indices], starts, axis=0)
+                    # One value per row within a group (see FeatureGroup): scale the sums.
+                    block[filled] += sums * group.values[starts][:, None]
             out[lo:hi] = block
         return out
 
