@@ -106,6 +106,8 @@ def main() -> None:
             report = run_chaos(config)
         reports.append(report)
         log(f"{engine}: {'OK' if report.ok else 'PROBLEMS'}")
+        for reason, count in report.failure_reasons.items():
+            log(f"  failed x{count}: {reason}")
         for problem in report.problems[:20]:
             log(f"  {problem}")
     print()

@@ -262,6 +262,7 @@ class ChaosReport:
     died: int
     unclean_exits: int
     problems: list[str]
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def executions_per_job(self) -> float:
@@ -566,6 +567,7 @@ def verify(
 
     lost = duplicated = at_once = stuck = failed_no_reason = 0
     status_counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     for job_id in ids:
         row = jobs.get(job_id)
         if row is None:
@@ -584,6 +586,8 @@ def verify(
         elif status == "failed" and not error:
             failed_no_reason += 1
             problems.append(f"{job_id}: failed without a reason")
+        elif status == "failed":
+            reasons[error.splitlines()[0][:120]] += 1
         runs = executions.get(job_id, [])
         if finished_at is not None:
             late = [r for r in runs if r[2] > finished_at]
@@ -624,6 +628,7 @@ def verify(
         died=len(fleet.died),
         unclean_exits=len(fleet.unclean),
         problems=problems,
+        failure_reasons=dict(reasons),
     )
 
 
