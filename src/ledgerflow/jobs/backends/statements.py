@@ -193,7 +193,10 @@ def claim_candidates(queue_count: int) -> str:
         "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
         f" concurrency_limit, ROW_NUMBER() OVER (PARTITION BY concurrency_key {ORDER}) AS rank"
         f" FROM lf_jobs WHERE {pending} AND concurrency_key IS NOT NULL AND queue IN ({queues}))"
-        " AS keyed WHERE keyed.rank <= keyed.concurrency_limit - (SELECT count(*) FROM lf_jobs r"
+        # The cheap test first: the running count (a subquery) is read only for the few
+        # jobs at the head of each key's line, not for every pending job of the key.
+        " AS keyed WHERE keyed.rank <= keyed.concurrency_limit"
+        " AND keyed.rank <= keyed.concurrency_limit - (SELECT count(*) FROM lf_jobs r"
         " WHERE r.status = 'running' AND r.concurrency_key = keyed.concurrency_key)"
     )
     return f"SELECT id FROM ({unkeyed} UNION ALL {keyed}) AS candidates {ORDER} LIMIT :limit"
