@@ -17,7 +17,7 @@ from ...jobs import ConfigurationError, Job, JobNotFound, JobStatus
 from ...jobs.admin import JobsAdmin, Search, TaskRuns, percentiles
 from ...jobs.models import to_datetime
 from ...tenancy import Principal
-from ..deps import RuntimeDep, get_principal
+from ..deps import RuntimeDep, principal_of
 from ..security import SESSION_COOKIE, read_token
 
 NOT_FOUND = "Not Found"  # FastAPI's own answer for a path that does not exist
@@ -26,7 +26,7 @@ NOT_FOUND = "Not Found"  # FastAPI's own answer for a path that does not exist
 def require_admin(request: Request, runtime: RuntimeDep) -> Principal:
     """The signed-in instance admin; 404 for everyone else."""
     try:
-        principal = get_principal(request, runtime)
+        principal = principal_of(request, runtime)
     except HTTPException as exc:
         cookie = request.cookies.get(SESSION_COOKIE)
         user_id = read_token(runtime.secret, cookie) if cookie else None
