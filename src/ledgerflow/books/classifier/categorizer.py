@@ -9,7 +9,7 @@ among the alternatives for review.
 When the model is *unsure* (below the threshold: a merchant it does not know, or one it knows
 is booked several ways, such as Costco), its distribution is a prior worth `prior_rows` approved
 rows and the memory's rows are counted on top: confidence (n_c + k·p_c) / (n + k). Three
-approved rows of a merchant the model puts at 60/40 then give 0.84 (review), ten give 0.91,
+approved rows of a merchant the model puts at 60/40 then give 0.84 (review), six give 0.90,
 while three rows of a merchant the model merely does not know yet (p_c ≈ 0.8) give 0.92.
 """
 
