@@ -99,7 +99,6 @@ class TaskRuns:
     bins: Histogram = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
 
 
-
 def merge(parts: Iterable[TaskRuns]) -> TaskRuns:
     """The sum of several buckets' (or tasks') runs."""
     runs = list(parts)
