@@ -4,6 +4,198 @@
  */
 
 export interface paths {
+    "/api/admin/depth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Depth
+         * @description Queue depth: pending (due or scheduled) and running jobs by queue, type and status.
+         */
+        get: operations["depth_api_admin_depth_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Jobs
+         * @description Search every company's jobs, newest first; every filter given must match.
+         *
+         *     ``created_from``/``created_to`` bound ``created_at`` (from inclusive, to exclusive). Meta
+         *     filters match a key's string value exactly; write them as ``meta=file_name=statement.csv``
+         *     or as ``meta.file_name=statement.csv``. On PostgreSQL any meta key is indexed; on SQLite
+         *     only ``file_name`` is, so combine other keys with a company, type or time range.
+         */
+        get: operations["search_jobs_api_admin_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failed Jobs
+         * @description Failed jobs of every company, newest first, with error, traceback, attempts and meta.
+         */
+        get: operations["failed_jobs_api_admin_jobs_failed_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/stuck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stuck Jobs
+         * @description Running jobs whose lease expired (their worker is gone) and pending jobs overdue.
+         */
+        get: operations["stuck_jobs_api_admin_jobs_stuck_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job
+         * @description One job of any company, with everything.
+         */
+        get: operations["get_job_api_admin_jobs__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Job
+         * @description Cancel: a pending job at once, a running one at its next progress report, and a running
+         *     job whose lease expired (its worker is gone) at once. Final jobs are returned unchanged.
+         */
+        post: operations["cancel_job_api_admin_jobs__job_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Job
+         * @description Start a failed or cancelled job again, as a new job (its ``meta.retry_of`` is this one).
+         */
+        post: operations["retry_job_api_admin_jobs__job_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Series
+         * @description Throughput, failure rate and run-time percentiles per bucket, for small charts.
+         *
+         *     Counts jobs by the time they finished. Percentiles come from a histogram with bins 15%
+         *     wide, so they are within about 7% of the exact value.
+         */
+        get: operations["series_api_admin_series_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workers
+         * @description Workers with their jobs in hand. A late worker's jobs are marked ``rescue_pending``.
+         *
+         *     Late means no heartbeat for ``late_after`` seconds (default: three heartbeat intervals,
+         *     at most ``WORKER_TIMEOUT``); stopped workers stay listed until the daily sweep.
+         */
+        get: operations["workers_api_admin_workers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -653,6 +845,106 @@ export interface components {
             /** Qbo Detail Type */
             qbo_detail_type: string;
         };
+        /**
+         * AdminJob
+         * @description A job as operators see it: every column, across companies.
+         * @example {
+         *       "args": {
+         *         "file_name": "statement.csv"
+         *       },
+         *       "attempts": 3,
+         *       "cancel_requested": false,
+         *       "company_id": "acme",
+         *       "created_at": "2026-11-26T10:00:00Z",
+         *       "error": "ValueError: no header row",
+         *       "finished_at": "2026-11-26T10:00:09Z",
+         *       "id": "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4D",
+         *       "max_attempts": 3,
+         *       "message": "Categorizing...",
+         *       "meta": {
+         *         "company_id": "acme",
+         *         "file_name": "statement.csv"
+         *       },
+         *       "progress": 40,
+         *       "queue": "default",
+         *       "rescue_pending": false,
+         *       "run_at": "2026-11-26T10:00:00Z",
+         *       "started_at": "2026-11-26T10:00:01Z",
+         *       "status": "failed",
+         *       "traceback": "Traceback (most recent call last): ...",
+         *       "type": "upload_and_categorize"
+         *     }
+         */
+        AdminJob: {
+            /** Args */
+            args: {
+                [key: string]: unknown;
+            };
+            /** Attempts */
+            attempts: number;
+            /** Cancel Requested */
+            cancel_requested: boolean;
+            /** Company Id */
+            company_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Lease Expires At */
+            lease_expires_at: string | null;
+            /** Max Attempts */
+            max_attempts: number;
+            /** Message */
+            message: string | null;
+            /** Meta */
+            meta: {
+                [key: string]: unknown;
+            };
+            /** Progress */
+            progress: number;
+            /** Queue */
+            queue: string;
+            /**
+             * Rescue Pending
+             * @description Running, but its lease expired or its worker's heartbeat is late: the maintenance pass will put it back in the queue (or fail it).
+             */
+            rescue_pending: boolean;
+            /**
+             * Run At
+             * Format: date-time
+             */
+            run_at: string;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "complete" | "failed" | "cancelled";
+            /** Traceback */
+            traceback: string | null;
+            /** Type */
+            type: string;
+            /** Worker Id */
+            worker_id: string | null;
+        };
+        /** AdminJobPage */
+        AdminJobPage: {
+            /** Jobs */
+            jobs: components["schemas"]["AdminJob"][];
+            /**
+             * Next Cursor
+             * @description Pass back as `cursor` for the next page.
+             */
+            next_cursor: string | null;
+        };
         /** Body_ocr_api_jobs_ocr_post */
         Body_ocr_api_jobs_ocr_post: {
             /** Company Id */
@@ -750,6 +1042,53 @@ export interface components {
             name: string;
             /** Role */
             role: string;
+        };
+        /** Depth */
+        Depth: {
+            /**
+             * Now
+             * Format: date-time
+             */
+            now: string;
+            /** Pending */
+            pending: number;
+            /** Rows */
+            rows: components["schemas"]["DepthRow"][];
+            /** Running */
+            running: number;
+        };
+        /** DepthRow */
+        DepthRow: {
+            /**
+             * Count
+             * @example 42
+             */
+            count: number;
+            /**
+             * Oldest Run At
+             * @description The longest-waiting job's run_at.
+             */
+            oldest_run_at: string | null;
+            /**
+             * Queue
+             * @example default
+             */
+            queue: string;
+            /**
+             * Ready
+             * @description Pending jobs already due (the rest wait for run_at).
+             */
+            ready: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running";
+            /**
+             * Type
+             * @example upload_and_categorize
+             */
+            type: string;
         };
         /**
          * ExportIn
@@ -901,6 +1240,51 @@ export interface components {
             };
             /** User Id */
             user_id: string;
+        };
+        /** Point */
+        Point: {
+            /**
+             * Cancelled
+             * @example 0
+             */
+            cancelled: number;
+            /**
+             * Complete
+             * @example 118
+             */
+            complete: number;
+            /**
+             * Failed
+             * @example 2
+             */
+            failed: number;
+            /**
+             * Failure Rate
+             * @description failed / (complete + failed)
+             * @example 0.02
+             */
+            failure_rate: number | null;
+            /**
+             * P50
+             * @description Run-time percentiles in seconds
+             * @example 1.9
+             */
+            p50: number | null;
+            /**
+             * P95
+             * @example 6.2
+             */
+            p95: number | null;
+            /**
+             * P99
+             * @example 11
+             */
+            p99: number | null;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** QboConnect */
         QboConnect: {
@@ -1113,12 +1497,96 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** Runs */
+        Runs: {
+            /**
+             * Cancelled
+             * @example 0
+             */
+            cancelled: number;
+            /**
+             * Complete
+             * @example 118
+             */
+            complete: number;
+            /**
+             * Failed
+             * @example 2
+             */
+            failed: number;
+            /**
+             * Failure Rate
+             * @description failed / (complete + failed)
+             * @example 0.02
+             */
+            failure_rate: number | null;
+            /**
+             * P50
+             * @description Run-time percentiles in seconds
+             * @example 1.9
+             */
+            p50: number | null;
+            /**
+             * P95
+             * @example 6.2
+             */
+            p95: number | null;
+            /**
+             * P99
+             * @example 11
+             */
+            p99: number | null;
+        };
+        /** SeriesOut */
+        SeriesOut: {
+            /**
+             * Bucket Seconds
+             * @example 60
+             */
+            bucket_seconds: number;
+            /**
+             * By Type
+             * @description Totals over the whole window, per job type.
+             */
+            by_type: {
+                [key: string]: components["schemas"]["Runs"];
+            };
+            /**
+             * Points
+             * @description Oldest first; the last bucket is still filling.
+             */
+            points: components["schemas"]["Point"][];
+            /**
+             * Window
+             * @enum {string}
+             */
+            window: "hour" | "day";
+        };
         /** SessionOut */
         SessionOut: {
             /** Csrf Token */
             csrf_token: string;
             /** User Id */
             user_id: string;
+        };
+        /** StuckOut */
+        StuckOut: {
+            /**
+             * Expired
+             * @description Running with an expired lease, oldest first.
+             */
+            expired: components["schemas"]["AdminJob"][];
+            /** Expired Total */
+            expired_total: number;
+            /**
+             * Overdue
+             * @description Pending, due long ago, oldest first.
+             */
+            overdue: components["schemas"]["AdminJob"][];
+            /** Overdue After Seconds */
+            overdue_after_seconds: number;
+            /** Overdue Total */
+            overdue_total: number;
         };
         /**
          * TokenOut
@@ -1218,6 +1686,48 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** WorkerOut */
+        WorkerOut: {
+            /** Concurrency */
+            concurrency: number;
+            /**
+             * Heartbeat At
+             * Format: date-time
+             */
+            heartbeat_at: string;
+            /** Host */
+            host: string;
+            /** Id */
+            id: string;
+            /** Jobs */
+            jobs: components["schemas"]["AdminJob"][];
+            /** Jobs In Hand */
+            jobs_in_hand: number;
+            /** Pid */
+            pid: number;
+            /** Queues */
+            queues: string[];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * State
+             * @description late: heartbeat overdue.
+             * @enum {string}
+             */
+            state: "ok" | "late" | "stopped";
+            /** Stopped At */
+            stopped_at: string | null;
+        };
+        /** Workers */
+        Workers: {
+            /** Late After Seconds */
+            late_after_seconds: number;
+            /** Workers */
+            workers: components["schemas"]["WorkerOut"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1227,6 +1737,357 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    depth_api_admin_depth_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Depth"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    search_jobs_api_admin_jobs_get: {
+        parameters: {
+            query?: {
+                id?: string | null;
+                company?: string | null;
+                type?: string | null;
+                status?: components["schemas"]["JobStatus"] | null;
+                created_from?: string | null;
+                created_to?: string | null;
+                /** @description `key=value`, repeatable */
+                meta?: string[] | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJobPage"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    failed_jobs_api_admin_jobs_failed_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJobPage"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stuck_jobs_api_admin_jobs_stuck_get: {
+        parameters: {
+            query?: {
+                /** @description seconds */
+                overdue_after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StuckOut"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_job_api_admin_jobs__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJob"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_job_api_admin_jobs__job_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJob"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_job_api_admin_jobs__job_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJob"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    series_api_admin_series_get: {
+        parameters: {
+            query?: {
+                /** @description 60 × 1 min or 24 × 1 h */
+                window?: "hour" | "day";
+                type?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesOut"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    workers_api_admin_workers_get: {
+        parameters: {
+            query?: {
+                /** @description seconds */
+                late_after?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workers"];
+                };
+            };
+            /** @description Not an instance admin (or not signed in): as for a missing path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     sign_out_api_auth_logout_post: {
         parameters: {
             query?: never;
