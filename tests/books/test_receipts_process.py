@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import random
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from ledgerflow.books.chart import add_bank_account, create_company
 from ledgerflow.books.db import make_engine, make_sessionmaker, session_scope, upgrade
 from ledgerflow.books.models import Receipt
 from ledgerflow.books.queries import insert_transactions
-from ledgerflow.books.receipts import ReceiptError, ReceiptFields, match_receipt, process_receipt
+from ledgerflow.books.receipts import (
+    OcrText,
+    ReceiptError,
+    ReceiptFields,
+    match_receipt,
+    process_receipt,
+    read_receipt,
+)
 from ledgerflow.books.receipts.samples import empty_pdf, jpeg, png, text_pdf
 from ledgerflow.books.receipts.synth import Truth, make_receipt
 
@@ -228,6 +236,7 @@ def test_a_transaction_already_attached_is_not_offered_again(
         ("empty.pdf", empty_pdf(), "The PDF has no pages"),
         ("blank.png", png(Image.new("L", (600, 800), 245)), "No text was found"),
     ],
+    ids=["corrupt-jpeg", "empty-pdf", "blank-png"],
 )
 def test_unreadable_receipts_fail_with_a_clear_message(
     factory: sessionmaker[Session], tmp_path: Path, name: str, content: bytes, message: str
@@ -253,3 +262,39 @@ def test_missing_file_and_unknown_receipt(factory: sessionmaker[Session], tmp_pa
         process_receipt(factory, "acme", receipt_id, Progress())
     with pytest.raises(ReceiptError, match="not found"):
         process_receipt(factory, "other", receipt_id, Progress())
+
+
+class FakeEngine:
+    name = "fake"
+    image_kind = "binary"
+
+    def __init__(self) -> None:
+        self.pages = 0
+
+    def read(self, image: Image.Image) -> OcrText:
+        assert image.mode == "L"
+        self.pages += 1
+        return OcrText(INVOICE, 0.9, [0.9] * len(INVOICE))
+
+
+def test_a_blank_page_among_others_is_skipped_and_any_engine_plugs_in() -> None:
+    img, _ = make_receipt(random.Random(8), "r", "gas", strength=0)
+    blank = Image.new("RGB", img.size, "white")
+    buf = io.BytesIO()
+    blank.save(buf, "PDF", save_all=True, append_images=[img.convert("RGB")], resolution=150)
+    engine, progress = FakeEngine(), Progress()
+
+    got = read_receipt(buf.getvalue(), "application/pdf", progress, engine=engine)
+
+    assert engine.pages == 1  # the blank page was not sent to OCR
+    assert got.total_cents == 4350 and got.vendor == "Blue Heron Cafe"
+    assert [p for p, _ in progress.calls] == [0, 15, 22.5, 30, 50, 70, 70]
+    assert "Read page 2 of 2 (fake)" in [m for _, m in progress.calls]
+
+
+def test_a_pdf_of_blank_pages_has_no_text() -> None:
+    buf = io.BytesIO()
+    blank = Image.new("RGB", (600, 800), "white")
+    blank.save(buf, "PDF", save_all=True, append_images=[blank], resolution=100)
+    with pytest.raises(ReceiptError, match="No text was found"):
+        read_receipt(buf.getvalue(), "application/pdf", Progress(), engine=FakeEngine())

@@ -31,6 +31,7 @@ MAX_UPSCALE = 3.0
 MAX_SKEW = 6.0  # degrees searched either side
 IMAGE_FORMATS = {"JPEG", "PNG", "MPO"}  # MPO: the JPEG variant some phones write
 
+NO_TEXT = "No text was found in the receipt: upload a sharper, well-lit photo or the original PDF."
 Gray = npt.NDArray[np.float32]
 
 
@@ -153,7 +154,7 @@ def preprocess(image: Image.Image) -> Prepared:
     flat = flatten(gray)
     threshold = otsu(flat)
     if not has_ink(flat, threshold):
-        raise NoTextError("No text was found in the image: upload a sharper, well-lit photo.")
+        raise NoTextError(NO_TEXT)
     angle = estimate_skew(flat < threshold)
     level = _to_image(flat)
     if abs(angle) >= 0.2:

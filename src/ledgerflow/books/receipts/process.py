@@ -23,12 +23,11 @@ from ..db import session_scope
 from ..models import Company, Receipt
 from .errors import NoTextError, ReceiptError
 from .extract import ReceiptFields, extract_fields
-from .images import Prepared, load_pages, preprocess
+from .images import NO_TEXT, Prepared, load_pages, preprocess
 from .match import match_receipt
 from .ocr import OcrEngine, get_engine
 
 Progress = Callable[[float, str], None]
-NO_TEXT = "No text was found in the receipt: upload a sharper, well-lit photo or the original PDF."
 
 
 def process_receipt(

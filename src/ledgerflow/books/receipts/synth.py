@@ -28,6 +28,11 @@ CONDENSED = ("DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf")
 SERIF = ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf")
 LAYOUTS = ("restaurant", "retail", "gas", "invoice")
 
+
+def _split(text: str) -> list[str]:
+    return text.split("|")
+
+
 _RESTAURANT = (
     ["Blue Heron", "Golden Fork", "Little Lemon", "Copper Kettle", "Red Lantern", "Olive Tree"],
     ["Cafe", "Bistro", "Grill", "Kitchen", "Diner", "Trattoria", "Taqueria", "Sushi Bar"],
@@ -45,20 +50,20 @@ _STREETS = ["Oak Ave", "Main St", "Elm Street", "Harbor Blvd", "Pine Rd", "Marke
 _CITIES = ["Springfield, IL 62704", "Portland, OR 97205", "Austin, TX 78701", "Dayton, OH 45402"]
 _EU_CITIES = ["10115 Berlin", "75011 Paris", "1010 Wien", "80331 München", "69002 Lyon"]
 _UK_CITIES = ["London EC1V 9HX", "Leeds LS1 4AP", "Bristol BS1 5TR", "Manchester M1 1AE"]
-_FOOD = (
+_FOOD = _split(
     "Burger|Caesar Salad|Iced Tea|Fish Tacos|Margherita Pizza|Espresso|Chicken Wrap|"
-    "Soup of the Day|Lemonade|Pad Thai|Cheesecake|Fries".split("|")
+    "Soup of the Day|Lemonade|Pad Thai|Cheesecake|Fries"
 )
-_GOODS = (
+_GOODS = _split(
     "HAMMER 16OZ|WD-40 8OZ|LED BULB 4PK|DUCT TAPE|NOTEBOOK A5|PRINTER PAPER|AA BATTERIES 8|"
-    "DOG FOOD 5LB|PAINT BRUSH|GLOVES L|USB CABLE|VITAMIN C".split("|")
+    "DOG FOOD 5LB|PAINT BRUSH|GLOVES L|USB CABLE|VITAMIN C"
 )
-_SERVICES = (
+_SERVICES = _split(
     "Pro plan (monthly)|Additional seats x3|Support hours|Data export add-on|"
-    "Consulting - March|Hosting (annual)|Design review".split("|")
+    "Consulting - March|Hosting (annual)|Design review"
 )
-_MONTHS_LONG = (
-    "January February March April May June July August September October November December".split()
+_MONTHS_LONG = _split(
+    "January|February|March|April|May|June|July|August|September|October|November|December"
 )
 _MONTHS = [m[:3] for m in _MONTHS_LONG]
 _SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£"}
