@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--drain-timeout", type=float, default=180)
+    parser.add_argument("--keep", type=Path, help="keep the servers' logs in this folder")
     args = parser.parse_args()
     print(
         f"{args.pollers:,} pollers (~1 req/s each, If-None-Match) + {args.rate:g} job creations/s "
@@ -262,8 +263,10 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="lf-load-") as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for engine in args.engines:
-            results = run_engine(engine, args, Path(scratch))
+            results = run_engine(engine, args, folder)
             print(row(results, args), flush=True)
             statuses = dict(results.create_statuses)
             codes = {k: len(v) for k, v in sorted(results.poll.items())}
