@@ -22,10 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .backends.sql import SqlBackend
-from .backends.statements import SELECT, dumps, row_to_job
+from .backends.statements import SELECT, row_to_job
 from .errors import ConfigurationError
 from .ids import _encode
 from .models import Job, JobStatus, WorkerInfo
+from .queue import JobPage
+from .schema import HAS_FILE_NAME
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -53,7 +55,7 @@ SERIES = (
     " ELSE floor(ln((finished_at - started_at) * 1000) * :k) END, count(*)"
     " FROM lf_jobs WHERE finished_at >= :start AND finished_at < :end GROUP BY 1, 2, 3, 4"
 )
-RUNNING = f"SELECT {SELECT} FROM lf_jobs WHERE status = 'running' ORDER BY started_at LIMIT 1000"
+RUNNING = f"SELECT {SELECT} FROM lf_jobs WHERE status = 'running' ORDER BY started_at LIMIT 500"
 EXPIRED = (
     f"SELECT {SELECT} FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
     " ORDER BY lease_expires_at LIMIT :limit"
@@ -162,18 +164,12 @@ class Search:
     cursor: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    jobs: list[Job]
-    next_cursor: str | None
-
-
+@dataclass
 class _Buckets:
     """Final buckets of one database, by (width, start); shared by the process's requests."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.done: dict[tuple[int, float], dict[str, TaskRuns]] = {}
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: dict[tuple[int, float], dict[str, TaskRuns]] = field(default_factory=dict)
 
 
 _BUCKETS: dict[str, _Buckets] = {}
@@ -310,14 +306,18 @@ class JobsAdmin:
                 del self._buckets.done[key]
 
     # --- workers -------------------------------------------------------------------------
+    @property
+    def late_after(self) -> float:
+        """Seconds without a heartbeat after which a worker counts as late: three beats missed."""
+        settings = self.queue.settings
+        return min(3 * settings.heartbeat_interval, settings.worker_timeout)
+
     def workers(
         self, now: float | None = None, late_after: float | None = None
     ) -> list[WorkerState]:
         """Every known worker with the jobs it holds; ``late`` once its heartbeat is overdue."""
         now = time.time() if now is None else now
-        settings = self.queue.settings
-        if late_after is None:
-            late_after = min(3 * settings.heartbeat_interval, settings.worker_timeout)
+        late_after = late_after or self.late_after
         held: dict[str, list[Job]] = {}
         for row in self._rows(RUNNING):
             job = row_to_job(row)
@@ -333,7 +333,7 @@ class JobsAdmin:
         return states
 
     # --- failed and stuck jobs -----------------------------------------------------------
-    def failed(self, limit: int = 50, cursor: str | None = None) -> Page:
+    def failed(self, limit: int = 50, cursor: str | None = None) -> JobPage:
         """Failed jobs, newest first."""
         return self.search(Search(status=JobStatus.FAILED, limit=limit, cursor=cursor))
 
@@ -354,14 +354,14 @@ class JobsAdmin:
         )
 
     # --- search --------------------------------------------------------------------------
-    def search(self, flt: Search) -> Page:
+    def search(self, flt: Search) -> JobPage:
         """Jobs matching every filter, newest first; pass ``next_cursor`` back for more."""
         _check_limit(flt.limit)
         statement, params = self.search_query(flt)
         jobs = [row_to_job(r) for r in self._rows(statement, params)]
         more = len(jobs) > flt.limit
         jobs = jobs[: flt.limit]
-        return Page(jobs, jobs[-1].id if more else None)
+        return JobPage(jobs, jobs[-1].id if more else None)
 
     def search_query(self, flt: Search) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -387,13 +387,15 @@ class JobsAdmin:
         for key in flt.meta:
             if not META_KEY.fullmatch(key):
                 raise ConfigurationError(f"meta keys are letters, digits and _, not {key!r}")
-        if flt.meta and self.sqlite:  # the path is a literal: an expression index may match
-            for i, (key, value) in enumerate(sorted(flt.meta.items())):
-                clauses.append(f"json_extract(meta, '$.{key}') = :meta{i}")
-                params[f"meta{i}"] = value
-        elif flt.meta:
-            clauses.append("CAST(meta AS jsonb) @> CAST(:meta AS jsonb)")
-            params["meta"] = dumps(dict(flt.meta))
+        for i, (key, value) in enumerate(sorted(flt.meta.items())):
+            # The key is a literal: an expression index applies (``file_name`` has one).
+            path = (
+                f"json_extract(meta, '$.{key}')"
+                if self.sqlite
+                else f"CAST(meta AS jsonb) ->> '{key}'"
+            )
+            clauses.append(f"{HAS_FILE_NAME} AND " * (key == "file_name") + f"{path} = :meta{i}")
+            params[f"meta{i}"] = value
         if flt.cursor is not None:
             clauses.append("id < :cursor")
             params["cursor"] = flt.cursor
@@ -436,11 +438,3 @@ def _math_functions(conn: sqlite3.Connection) -> None:
     except sqlite3.OperationalError:
         conn.create_function("ln", 1, math.log, deterministic=True)
         conn.create_function("floor", 1, math.floor, deterministic=True)
-
-
-def rescue_pending(job: Job, now: float, late_workers: Iterable[str] = ()) -> bool:
-    """A running job that the maintenance pass will take back from its worker."""
-    if job.status is not JobStatus.RUNNING:
-        return False
-    expired = job.lease_expires_at is not None and job.lease_expires_at < now
-    return expired or job.worker_id in set(late_workers)

@@ -261,8 +261,7 @@ def workers(
     at most ``WORKER_TIMEOUT``); stopped workers stay listed until the daily sweep.
     """
     now = time.time()
-    settings = admin.queue.settings
-    late_after = late_after or min(3 * settings.heartbeat_interval, settings.worker_timeout)
+    late_after = late_after or admin.late_after
     states = admin.workers(now, late_after)
     late = frozenset(s.info.id for s in states if s.state == "late")
     return Workers(

@@ -1,4 +1,4 @@
-"""indexes for the admin queries: live jobs, unsuccessful jobs, jobs by type, meta search
+"""indexes for the admin queries: live jobs, unsuccessful jobs, jobs by type, by file name
 
 Revision ID: 0002
 Revises: 0001
@@ -19,18 +19,13 @@ depends_on = None
 
 LIVE = "status IN ('pending', 'running')"
 UNSUCCESSFUL = "status IN ('failed', 'cancelled')"
-META = (
-    "CREATE INDEX IF NOT EXISTS lf_jobs_meta ON lf_jobs"
-    " USING gin ((CAST(meta AS jsonb)) jsonb_path_ops)"
-)
-
-# SQLite cannot index JSON containment: it gets an expression index for the one key searched
-# most (an uploaded file's name). SQLAlchemy cannot reflect expression indexes on SQLite, so
-# this one is not declared in schema.py (the schema comparison could not see it anyway).
-FILE_NAME = (
-    "CREATE INDEX IF NOT EXISTS lf_jobs_meta_file_name ON lf_jobs"
-    " (json_extract(meta, '$.file_name'))"
-)
+# Jobs by the file name in their meta: only rows that have one get an entry.
+HAS_FILE_NAME = "WHERE meta LIKE '%\"file_name\":%'"
+FILE_NAME = {
+    "postgresql": "((CAST(meta AS jsonb) ->> 'file_name'))",
+    # SQLAlchemy cannot reflect expression indexes on SQLite: not declared in schema.py.
+    "sqlite": "(json_extract(meta, '$.file_name'))",
+}
 
 
 def upgrade() -> None:
@@ -51,14 +46,15 @@ def upgrade() -> None:
         if_not_exists=True,
     )
     op.create_index("lf_jobs_task", "lf_jobs", ["task", "id"], if_not_exists=True)
-    if op.get_context().dialect.name == "postgresql":
-        op.execute(META)
-    else:
-        op.execute(FILE_NAME)
+    dialect = op.get_context().dialect.name
+    op.execute("DROP INDEX IF EXISTS lf_jobs_meta")  # a GIN index of this revision's first draft
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS lf_jobs_meta_file_name ON lf_jobs"
+        f" {FILE_NAME[dialect]} {HAS_FILE_NAME}"
+    )
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS lf_jobs_meta")
     op.execute("DROP INDEX IF EXISTS lf_jobs_meta_file_name")
     op.drop_index("lf_jobs_task", "lf_jobs", if_exists=True)
     op.drop_index("lf_jobs_unsuccessful", "lf_jobs", if_exists=True)
