@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 
-from conftest import World
+from fastapi.testclient import TestClient
+
+from conftest import World, make_settings, seed
+from ledgerflow.api.app import create_app
 
 CSV = (
     b"Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
@@ -187,10 +190,6 @@ def test_bulk_approve_endpoint(world: World) -> None:
 
 
 def test_too_large_upload_is_413(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from conftest import make_settings, seed
-    from ledgerflow.api.app import create_app
 
     settings = make_settings(db_url, tmp_path, max_upload_mb=0.01)
     seed(db_url)
@@ -210,10 +209,6 @@ def test_too_large_upload_is_413(db_url: str, tmp_path) -> None:  # type: ignore
 
 
 def test_job_creation_is_rate_limited_with_retry_after(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from conftest import make_settings, seed
-    from ledgerflow.api.app import create_app
 
     seed(db_url)
     with TestClient(create_app(make_settings(db_url, tmp_path, job_rate_limit=3))) as client:

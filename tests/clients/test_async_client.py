@@ -39,7 +39,7 @@ def test_wrong_password(live: Live) -> None:
 
 
 def test_events_async_iterator(live: Live) -> None:
-    job_id = live.enqueue("t.count", n=20, pause=0.02)
+    job_id = live.enqueue("t.count", n=100, pause=0.05)  # runs ~5 s: long enough to watch
 
     async def main() -> list[str]:
         async with AsyncClient(live.url, live.tokens["alice"]) as client:
@@ -65,7 +65,7 @@ class NoEventStreams(httpx.AsyncBaseTransport):
 
 
 def test_falls_back_to_polling(live: Live) -> None:
-    job_id = live.enqueue("t.count", n=10, pause=0.03)
+    job_id = live.enqueue("t.count", n=60, pause=0.05)  # ~3 s: several polls
     transport = NoEventStreams()
 
     async def main() -> Job:

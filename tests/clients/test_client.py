@@ -59,14 +59,14 @@ def test_upload_wait_result(live: Live, alice: Client) -> None:
 
 
 def test_events_iterator(live: Live, alice: Client) -> None:
-    job_id = live.enqueue("t.count", n=30, pause=0.02)
+    job_id = live.enqueue("t.count", n=100, pause=0.05)  # ~5 s: long enough to watch
     events = list(alice.events(job_id, timeout=30))
     kinds = [e.event for e in events]
     assert kinds[-1] == "complete" and set(kinds[:-1]) == {"progress"}
     assert len(events) >= 3
     revisions = [e.revision for e in events]
     assert all(r is not None for r in revisions) and revisions == sorted(set(revisions))  # type: ignore[type-var]
-    assert events[-1].job.result == {"counted": 30}
+    assert events[-1].job.result == {"counted": 100}
 
 
 class NoEventStreams(httpx.BaseTransport):
