@@ -72,12 +72,6 @@ sys.exit(0 if worker._done.wait(3) else 1)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/worker.py: a stop requested while start() runs lets the coordinator finish "
-    "before Maintenance.start(); Maintenance.stop() then joins an unstarted thread, the "
-    "coordinator dies and the worker never exits (a SIGTERM right after start hangs it)",
-)
 def test_sigterm_while_the_worker_starts_still_stops_it() -> None:
     done = subprocess.run([sys.executable, "-c", STOP_WHILE_STARTING], timeout=60, check=False)
     assert done.returncode == 0

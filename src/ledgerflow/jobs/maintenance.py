@@ -37,7 +37,8 @@ class Maintenance:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # a worker stopped while starting never started it
+            self._thread.join(timeout=5)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):

@@ -108,12 +108,12 @@ class Worker:
         self._watcher = self.backend.watch(self._signal)
         for _ in range(self.concurrency):
             self._add_executor()
+        if self._maintenance is not None:
+            self._maintenance.start()
         self._coordinator = threading.Thread(
             target=self._coordinate, name="lf-coordinator", daemon=True
         )
         self._coordinator.start()
-        if self._maintenance is not None:
-            self._maintenance.start()
         threading.Thread(target=self._fence, name="lf-fence", daemon=True).start()
         log.info(
             "worker %s started: %d threads on queues %s", self.id, self.concurrency, self.queues
