@@ -55,7 +55,7 @@ def test_worker_alone_says_what_it_runs_and_stops_on_sigterm(pg_url: str, tmp_pa
         said = wait_log(log, "threads, queues")
         assert "3 threads, queues default,ocr" in said, said
         assert f"database {db_url}" in said, said
-        wait_log(log, "started: 3 threads")  # see the xfail below for a SIGTERM before this
+        wait_log(log, "started: 3 threads")
     finally:
         code = stop(worker)
     assert code == 0, log.read_text()
