@@ -71,7 +71,7 @@ def job_id(rng: random.Random, created: float) -> str:
 
 
 def rows(count: int, now: float, seed: int = 7) -> Iterator[tuple[Any, ...]]:
-    """Job rows in ``COLUMNS`` order."""
+    """Job rows in ``COLUMNS`` order, oldest first (as a live table grows)."""
     rng = random.Random(seed)
     names = list(TYPES)
     shares = [TYPES[n][0] for n in names]
@@ -80,9 +80,9 @@ def rows(count: int, now: float, seed: int = 7) -> Iterator[tuple[Any, ...]]:
     workers = [f"wrk_bench{i:02d}" for i in range(16)]
     tasks = rng.choices(names, shares, k=count)
     owners = rng.choices(companies, weights, k=count)
+    ages = sorted((rng.random() * 86_000 for _ in range(count)), reverse=True)
     for i in range(count):
-        task, company = tasks[i], owners[i]
-        age = rng.random() ** 1.15 * 86_000  # more jobs recently
+        task, company, age = tasks[i], owners[i], ages[i]
         created = now - age
         meta: dict[str, Any] = {
             "company_id": company,
@@ -95,9 +95,13 @@ def rows(count: int, now: float, seed: int = 7) -> Iterator[tuple[Any, ...]]:
         finished: float | None = started + rng.lognormvariate(0, 0.8) * TYPES[task][1]
         status, error, traceback, lease, worker = "complete", None, None, None, None
         roll = rng.random()
-        if age < 30 or (finished is not None and finished > now):
+        if age < 5:  # about 60 running: what 16 workers with 4 threads hold
             status, finished, worker = "running", None, rng.choice(workers)
-            lease = now + 30 if roll > 0.1 else now - 60  # some workers are gone
+            lease = now - 60 if worker in workers[:2] else now + 30  # two workers are late
+        elif finished is not None and finished > now:  # not a running job: it just ended
+            started, finished = created, max(created + 0.001, now - 0.5)
+        if status == "running":
+            pass
         elif age < 600 and roll < 0.5:
             status, started, finished = "pending", None, None
         elif roll < 0.0002:
@@ -224,6 +228,9 @@ def queries(admin: JobsAdmin, queue: Queue, now: float) -> dict[str, Callable[[]
         ),
         "search: meta user_id + company": lambda: admin.search(
             Search(company_id=small, meta={"user_id": "usr_0042"})
+        ),
+        "search: meta user_id alone (not indexed)": lambda: admin.search(
+            Search(meta={"user_id": "usr_0042"})
         ),
         "search: everything": lambda: admin.search(
             Search(

@@ -77,9 +77,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             ),
         )  # fmt: skip
         insert_jobs(queue, *rows)
-        insert_worker(queue, "wrk_alive", now + 3600, host="alive-host")
+        insert_worker(queue, "wrk_alive", now + 3600, host="alive-host", started_at=now - 1800)
         insert_worker(queue, "wrk_silent", now - 600, host="silent-host")
-        insert_jobs(queue, job_row(status="running", worker_id="wrk_silent", company_id="globex"))
+        insert_jobs(
+            queue,
+            job_row(status="running", worker_id="wrk_silent", company_id="globex",
+                    task="categorize_transactions", lease_expires_at=now - 570),
+            job_row(status="pending", task="process_receipt_ocr", created_at=now - 3600),
+        )  # fmt: skip
     port = free_port()
     log = root / "server.log"
     server = start(
@@ -147,6 +152,12 @@ def test_admin_sees_the_dashboard_and_retries_a_failed_job(page: object, site: S
     expect(silent.locator(".rescue-badge")).to_have_text("rescue pending")
     alive = p.locator("#workers-table tr[data-worker-id=wrk_alive]")  # type: ignore[attr-defined]
     expect(alive).to_have_attribute("data-state", "ok")
+
+    expired = p.locator("#stuck tr.job-row[data-status=running]")  # type: ignore[attr-defined]
+    expect(expired).to_contain_text("rescue pending")
+    expect(p.locator("#stuck tr.job-row[data-status=pending]")).to_contain_text(  # type: ignore[attr-defined]
+        "process_receipt_ocr"
+    )
 
     row = p.locator(f"#failed tr.job-row[data-job-id={site.failed_job}]")  # type: ignore[attr-defined]
     expect(row).to_contain_text("QuickBooks said no")
