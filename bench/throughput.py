@@ -889,15 +889,18 @@ def main(argv: list[str]) -> int:
             data: dict[str, Any] = {"machine": info, "args": vars_json(args), "results": rows}
             path = output_path(args.out, f"throughput-enqueue-only-{today}")
         else:
-            results = []
+            suffix = "-quick" if args.quick else ""
+            path = output_path(args.out, f"throughput-{today}{suffix}")
+            results: list[dict[str, Any]] = []
+            data = {"machine": info, "args": vars_json(args), "results": results}
             for s in systems:
                 say(f"[{s}]")
                 results.append(bench_system(services, s, args))
+                data["complete"] = False  # so far: kept if the run is stopped half-way
+                path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+            data["complete"] = True
             info["loadavg_end"] = os.getloadavg()
             text = report(info, results, args)
-            data = {"machine": info, "args": vars_json(args), "results": results}
-            suffix = "-quick" if args.quick else ""
-            path = output_path(args.out, f"throughput-{today}{suffix}")
     finally:
         leftovers = services.drop_leftovers()
         if leftovers:
@@ -912,6 +915,7 @@ def main(argv: list[str]) -> int:
 
 
 def _terminate(signum: int, frame: object) -> None:
+    say(f"stopped by {signal.Signals(signum).name}: cleaning up")
     raise SystemExit(128 + signum)
 
 
