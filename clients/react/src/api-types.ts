@@ -37,8 +37,8 @@ export interface paths {
          *
          *     ``created_from``/``created_to`` bound ``created_at`` (from inclusive, to exclusive). Meta
          *     filters match a key's string value exactly; write them as ``meta=file_name=statement.csv``
-         *     or as ``meta.file_name=statement.csv``. On PostgreSQL any meta key is indexed; on SQLite
-         *     only ``file_name`` is, so combine other keys with a company, type or time range.
+         *     or as ``meta.file_name=statement.csv``. ``file_name`` is indexed; other keys are checked on
+         *     the jobs the other filters select, so pair them with a company, type or time range.
          */
         get: operations["search_jobs_api_admin_jobs_get"];
         put?: never;
