@@ -7,7 +7,6 @@ import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -129,13 +128,6 @@ def insert_worker(queue: Queue, worker_id: str, heartbeat_at: float, **fields: A
 
 
 # --- real processes ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cli_env(db_url: str, root: Path, **extra: str) -> dict[str, str]:

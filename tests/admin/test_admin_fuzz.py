@@ -15,14 +15,10 @@ import schemathesis
 from adminkit import (
     ADMIN_EMAIL,
     PASSWORD,
-    TESTS,
     api_world,
     insert_jobs,
     job_row,
     root_conftest,
-)
-from adminkit import (
-    _load as load,
 )
 from hypothesis import HealthCheck, settings
 
@@ -37,7 +33,8 @@ schema = schemathesis.openapi.from_dict(_app.openapi()).include(path_regex="^/ap
 
 @pytest.fixture(scope="module")
 def live(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    serve = load("api_live", TESTS / "api" / "live.py").serve
+    from live import serve
+
     pg_schema, db_url = root_conftest.new_pg_schema(pg_database)
     try:
         with session_for(db_url) as session:

@@ -18,7 +18,6 @@ import pytest
 from adminkit import (
     cli,
     cli_env,
-    free_port,
     insert_jobs,
     insert_worker,
     job_row,
@@ -26,6 +25,7 @@ from adminkit import (
     stop,
     wait_healthy,
 )
+from live import free_port
 
 from ledgerflow.jobs import Queue
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from adminkit import cli_env, free_port, root_conftest, start, stop, wait_healthy, wait_log
+from adminkit import cli_env, root_conftest, start, stop, wait_healthy, wait_log
+from live import free_port
 
 
 @pytest.fixture

@@ -9,11 +9,7 @@ alice owns acme, bob views acme, carol owns globex. ``jobtasks`` (tests/contract
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +17,7 @@ from typing import Any
 import httpx
 import jobtasks  # noqa: F401  (registers t.count, t.sleep, t.refuse for the app's workers)
 import pytest
-import uvicorn
-from fastapi import FastAPI
+from live import serve
 
 from ledgerflow.api.app import create_app
 from ledgerflow.books.chart import add_bank_account
@@ -58,31 +53,6 @@ def seed(db_url: str) -> str:
         bank = add_bank_account(session, "acme", "Checking", "bank", "USD")
         add_bank_account(session, "globex", "Checking", "bank", "USD")
         return bank.id
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass(frozen=True)

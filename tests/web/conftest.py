@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live import free_port
 
 CHROMIUM = os.environ.get("LEDGERFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,13 +47,6 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - scripts/system-deps.sh ins
     pytest.skip(
         f"{CHROMIUM} is missing: run `bash scripts/system-deps.sh`", allow_module_level=True
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
