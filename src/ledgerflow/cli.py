@@ -10,7 +10,7 @@ import click
 
 from .client_cli import register as register_client_commands
 from .jobs import Queue
-from .settings import AppSettings
+from .settings import AppSettings, redact
 
 DEFAULT_TASK_MODULES = ("ledgerflow.tasks",)
 
@@ -27,16 +27,6 @@ def _settings(database_url: str | None) -> AppSettings:
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     return settings
-
-
-def redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
 database_option = click.option(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .books.db import make_engine, make_sessionmaker, session_scope, writer
 from .books.db import upgrade as upgrade_books
 from .jobs import Queue
-from .settings import AppSettings
+from .settings import AppSettings, redact
 
 _PR_SET_PDEATHSIG = 1
 
@@ -66,7 +66,7 @@ def run_server(
     app = create_app(settings, worker_threads=in_process)
     where = "in this process" if in_process else ("in a child process" if child else "nowhere")
     click.echo(
-        f"ledgerflow serving http://{host}:{port}/ on {settings.database_url} "
+        f"ledgerflow serving http://{host}:{port}/ on {redact(settings.database_url)} "
         f"with {worker_threads} worker threads {where}",
         err=True,
     )
