@@ -60,7 +60,7 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 api_conftest = _load("api_conftest_for_leaks", TESTS / "api" / "conftest.py")
-live = _load("api_live_for_leaks", TESTS / "api" / "live.py")
+live = _load("api_live_for_leaks", TESTS / "support" / "live.py")
 
 
 @dataclass
