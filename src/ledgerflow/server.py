@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -62,7 +63,9 @@ def run_server(
     child: subprocess.Popen[bytes] | None = None
     in_process = worker_threads if worker_mode == "thread" else 0
     if worker_mode == "process" and worker_threads > 0:
-        child = start_worker_process(settings.database_url, worker_threads)
+        child = start_worker_process(
+            settings.database_url, worker_threads, settings.worker_niceness
+        )
     app = create_app(settings, worker_threads=in_process)
     where = "in this process" if in_process else ("in a child process" if child else "nowhere")
     click.echo(
@@ -88,14 +91,15 @@ def _leave(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent dies, even by kill -9 (Linux)."""
+def _prepare_child(niceness: int) -> None:
+    """In the child: a lower CPU priority, and SIGTERM when the parent dies (even by kill -9)."""
+    os.nice(niceness)
     # Elsewhere than Linux this is skipped: the parent's own shutdown path still stops the child.
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_worker_process(url: str, threads: int) -> subprocess.Popen[bytes]:
+def start_worker_process(url: str, threads: int, niceness: int = 0) -> subprocess.Popen[bytes]:
     """A ``ledgerflow worker`` child: CPU-heavy jobs get their own interpreter (and GIL)."""
     env = {**os.environ, "DATABASE_URL": url}
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
@@ -112,5 +116,5 @@ def start_worker_process(url: str, threads: int) -> subprocess.Popen[bytes]:
         ],
         env=env,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=functools.partial(_prepare_child, niceness),
     )

@@ -22,6 +22,8 @@ class AppSettings(JobSettings):
     cookie_secure: bool = False
     worker_mode: str = Field(default="process", pattern="^(thread|process)$")
     worker_processes: int = Field(default=1, ge=0, le=64)
+    # serve's worker child yields the CPU to the API process: polls stay fast while jobs run.
+    worker_niceness: int = Field(default=10, ge=0, le=19)
     category_threshold: float = Field(default=0.9, gt=0, le=1)
 
     @property

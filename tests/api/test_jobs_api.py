@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from conftest import World, make_settings, seed
 from ledgerflow.api.app import create_app
+from ledgerflow.api.polls import UnchangedJobPolls
 
 CSV = (
     b"Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
@@ -92,6 +93,40 @@ def test_etag_gives_304_until_the_job_changes(world: World) -> None:
     changed = world.client.get(url, headers={**auth, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert changed.json()["status"] == "cancelled"
+
+
+def test_unchanged_poll_answered_before_routing_only_for_members(world: World) -> None:
+    """The 304 short cut (polls.py) answers members; everyone else gets the route's answer."""
+    job_id = upload(world).json()["job_id"]
+    url = f"/api/jobs/{job_id}"
+    etag = world.client.get(url, headers=world.auth("alice")).headers["ETag"]
+    world.client.get("/api/companies", headers=world.auth("carol"))  # carol's roles now cached
+    shortcut = UnchangedJobPolls(world.client.app)
+
+    def scope(**headers: str) -> dict[str, object]:
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": url,
+            "app": world.client.app,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        }
+
+    member = scope(**world.auth("alice"), **{"If-None-Match": etag})
+    assert shortcut._unchanged(member) == etag
+    assert shortcut._unchanged(scope(**world.auth("carol"), **{"If-None-Match": etag})) is None
+    assert shortcut._unchanged(scope(**{"If-None-Match": etag})) is None
+    assert shortcut._unchanged(scope(**world.auth("alice"))) is None
+    for who, status in (("alice", 304), ("bob", 304), ("carol", 404)):
+        answer = world.client.get(url, headers={**world.auth(who), "If-None-Match": etag})
+        assert answer.status_code == status
+        assert answer.headers.get("ETag") == (etag if status == 304 else None)
+    stranger = world.client.get(url, headers={"If-None-Match": etag})
+    assert stranger.status_code == 401
+    forged = world.client.get(url, headers={"Authorization": "Bearer x", "If-None-Match": etag})
+    assert forged.status_code == 401
+    world.client.post(f"{url}/cancel", headers=world.auth("alice"))
+    assert shortcut._unchanged(member) is None, "a changed job goes to the route for its 200"
 
 
 def test_cancel_and_retry(world: World) -> None:

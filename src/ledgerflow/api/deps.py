@@ -85,7 +85,7 @@ _UNAUTHORIZED = HTTPException(
 
 async def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
     """A bearer token, or the web page's session cookie (with its CSRF header on writes)."""
-    user_id = _user_id(request, runtime)
+    user_id = caller_id(request, runtime)
     principal = runtime.cached_principal(user_id) if user_id else None
     if principal is None and user_id:
         principal = await run_in_threadpool(runtime.principal, user_id)
@@ -96,14 +96,15 @@ async def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
 
 def principal_of(request: Request, runtime: Runtime) -> Principal:
     """``get_principal`` for code that is not a dependency (and runs in a thread)."""
-    user_id = _user_id(request, runtime)
+    user_id = caller_id(request, runtime)
     principal = runtime.principal(user_id) if user_id else None
     if principal is None:
         raise _UNAUTHORIZED
     return principal
 
 
-def _user_id(request: Request, runtime: Runtime) -> str | None:
+def caller_id(request: Request, runtime: Runtime) -> str | None:
+    """The user a request's bearer token or session cookie names (no database read)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
