@@ -38,7 +38,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_worker_child_does_not_outlive_a_killed_serve(tmp_path: Path) -> None:
+def test_worker_child_yields_the_cpu_and_does_not_outlive_a_killed_serve(tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -61,6 +61,8 @@ def test_worker_child_does_not_outlive_a_killed_serve(tmp_path: Path) -> None:
             assert serve.poll() is None, "serve exited"
             child = next(iter(children(serve.pid)), None)
             time.sleep(0.3)
+        own = os.getpriority(os.PRIO_PROCESS, serve.pid)
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(own + 10, 19), "WORKER_NICENESS"
         serve.kill()
         serve.wait()
         deadline = time.monotonic() + 8  # a parent-death signal would take milliseconds
