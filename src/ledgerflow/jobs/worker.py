@@ -91,6 +91,7 @@ class Worker:
         self._wake = threading.Event()
         self._signals = 0
         self._signals_seen = -1
+        self._freed_key_slot = False
         self._inbox: SimpleQueue[_Held | None] = SimpleQueue()
         self._outbox: SimpleQueue[tuple[_Held, Outcome | None]] = SimpleQueue()
         self._held: dict[str, _Held] = {}
@@ -190,7 +191,10 @@ class Worker:
                 self._release_all()
             claim = None
             if shutdown_deadline is None and now >= retry_at:
-                claim = self._claim_request(now - last_claim >= self.poll_interval)
+                # A keyed job's end frees a slot of its key that an earlier claim had to leave
+                # pending jobs behind for, and nothing else would announce it.
+                poll_due = now - last_claim >= self.poll_interval or self._freed_key_slot
+                claim = self._claim_request(poll_due)
             progress = [u for h in self._held.values() if (u := h.ctx.take_update(now))]
             if claim is not None or progress or self._unwritten:
                 signals = self._signals
@@ -204,6 +208,7 @@ class Worker:
                     self._unwritten = []
                     if claim is not None:
                         last_claim = now
+                        self._freed_key_slot = False
                         if len(jobs) < claim.limit:
                             self._signals_seen = signals
                         self._dispatch(jobs)
@@ -267,6 +272,7 @@ class Worker:
                 self._avg_runtime = 0.9 * self._avg_runtime + 0.1 * (now - held.started)
             if outcome is not None:
                 self._unwritten.append(outcome)
+                self._freed_key_slot |= held.ctx.job.concurrency_key is not None
 
     def _settle(
         self, held: _Held, reason: AbortReason, kind: OutcomeKind, error: str | None
@@ -277,6 +283,7 @@ class Worker:
         self._unwritten.append(
             Outcome(job.id, self.id, job.attempts, kind, time.time(), error=error)
         )
+        self._freed_key_slot |= job.concurrency_key is not None
 
     def _enforce_timeouts(self, now: float) -> None:
         for held in list(self._held.values()):

@@ -112,10 +112,8 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """Other processes see the commit through ``data_version``; nothing to send."""
 
     def claim(self, conn: sqlite3.Connection, request: ClaimRequest) -> list[Job]:
-        statement = (
-            f"UPDATE lf_jobs SET {CLAIM_SET}"
-            f" WHERE id IN ({claim_candidates(len(request.queues))}) RETURNING {SELECT}"
-        )
+        candidates = claim_candidates(len(request.queues), lateral=False)
+        statement = f"UPDATE lf_jobs SET {CLAIM_SET} WHERE id IN ({candidates}) RETURNING {SELECT}"
         return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
     def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
