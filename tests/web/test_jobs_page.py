@@ -98,7 +98,10 @@ def test_sign_in_and_the_jobs_page(page: Page, server: Server, shots: Path) -> N
 def test_upload_shows_live_progress_then_the_new_transactions(
     page: Page, server: Server, shots: Path, tmp_path: Path
 ) -> None:
-    statement = bank_csv(tmp_path / "statement.csv", 6000, "WEBUPLOAD")
+    # Big enough to run for seconds even when the import is fast and the machine is quiet: the
+    # bar must be seen at several values between 0 and 100 (progress is written ~4 times/s).
+    rows = 25_000
+    statement = bank_csv(tmp_path / "statement.csv", rows, "WEBUPLOAD")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     sign_in(page, server.url)
@@ -150,8 +153,8 @@ def test_upload_shows_live_progress_then_the_new_transactions(
         result["high_confidence"],
         result["needs_review"],
     ]
-    assert result["inserted"] == 6000 and result["je_created"] == 6000
-    expect(card.locator(".result-details")).to_contain_text("6,000 rows read · 6,000 new")
+    assert result["inserted"] == rows and result["je_created"] == rows
+    expect(card.locator(".result-details")).to_contain_text(f"{rows:,} rows read · {rows:,} new")
     bar = card.locator("[role=progressbar]")
     expect(bar).to_have_attribute("aria-valuenow", "100")
     expect(bar).to_have_attribute("aria-valuemin", "0")
