@@ -69,6 +69,9 @@ def worker(
         f"database {redact(queue.url)}",
         err=True,
     )
+    from .server import settle_heap
+
+    settle_heap()
     runner.run_forever()
     queue.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import logging
 import os
 import signal
@@ -73,6 +74,7 @@ def run_server(
         f"with {worker_threads} worker threads {where}",
         err=True,
     )
+    settle_heap()
     try:
         # uvicorn shuts down on SIGTERM and then raises the signal again; with the default
         # handler that would end this process before the worker child is stopped.
@@ -85,6 +87,17 @@ def run_server(
                 child.wait(timeout=settings.shutdown_grace + 5)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def settle_heap() -> None:
+    """Exempt everything built at start-up (modules, routes, schemas, the model) from the GC.
+
+    A full collection walks every tracked object: about 80 ms for the API's start-up heap, during
+    which nothing else in the process runs (every open request waits). Frozen, those objects
+    are never walked again, and a full collection costs microseconds.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _leave(signum: int, frame: object) -> None:
