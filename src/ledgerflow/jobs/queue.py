@@ -43,7 +43,7 @@ class Queue:
     ) -> None:
         self.settings = settings or JobSettings()
         self.url = url or self.settings.database_url
-        self.backend: Backend = open_backend(self.url)
+        self.backend: Backend = open_backend(self.url, self.settings)
         if migrate:
             self.backend.migrate()
 

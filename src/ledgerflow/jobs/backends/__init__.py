@@ -8,19 +8,20 @@ from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ..backend import Backend
+    from ..settings import JobSettings
 
 
-def open_backend(url: str) -> Backend:
+def open_backend(url: str, settings: JobSettings) -> Backend:
     """Pick the engine from the URL scheme: ``sqlite:///path`` or ``postgresql://...``."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from .sqlite import SqliteBackend
 
-        return SqliteBackend(url)
+        return SqliteBackend(url, settings.db_pool_size, settings.db_pool_timeout)
     if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         from .postgres import PostgresBackend
 
-        return PostgresBackend(url)
+        return PostgresBackend(url, settings.db_pool_size, settings.db_pool_timeout)
     raise ConfigurationError(
         f"unsupported database URL scheme {scheme!r}: use sqlite:///path or postgresql://..."
     )

@@ -88,9 +88,9 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     greatest = "GREATEST"
     driver_errors = (psycopg.Error,)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
         self.conninfo = self.with_keepalives(conninfo(url))
-        super().__init__(url)
+        super().__init__(url, pool_size, pool_timeout)
 
     def connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=True)

@@ -66,9 +66,15 @@ class SqlBackend(ABC, Generic[C]):
     greatest: str
     driver_errors: tuple[type[BaseException], ...]
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
         self.url = url
-        self.pool: Pool[C] = Pool(self.connect, self.close_connection, self.is_usable)
+        self.pool: Pool[C] = Pool(
+            self.connect,
+            self.close_connection,
+            self.is_usable,
+            max_open=pool_size,
+            timeout=pool_timeout,
+        )
 
     # --- engine hooks -------------------------------------------------------------------
     @abstractmethod

@@ -59,10 +59,10 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     greatest = "MAX"
     driver_errors = (sqlite3.Error,)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
         self.path = sqlite_path(url)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(url)
+        super().__init__(url, pool_size, pool_timeout)
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
