@@ -1,7 +1,9 @@
 """The claim's per-key limits at their edges, on every engine: several keys, limits above one,
 keyed and unkeyed jobs together, priorities across keys, other queues, mixed limits in a key.
 
-Claims are made directly on the backend, so which jobs a claim takes is deterministic.
+Claims are made directly on the backend, so which jobs a claim takes is deterministic. Each test
+runs twice: with few keys (the claim walks the keys) and with more keys than the walk takes (the
+claim ranks every pending job instead); the answers must be the same.
 """
 
 from __future__ import annotations
@@ -9,12 +11,22 @@ from __future__ import annotations
 import time
 
 import jobtasks
+import pytest
 
 from ledgerflow.jobs import Job, Queue
 from ledgerflow.jobs.backend import ClaimRequest
+from ledgerflow.jobs.backends.claim import WALK_KEYS
 from ledgerflow.jobs.models import Outcome, OutcomeKind
 
 WORKER = "w-fairness"
+
+
+@pytest.fixture(autouse=True, params=["few keys", "many keys"])
+def keys(request: pytest.FixtureRequest, queue: Queue) -> None:
+    """With "many keys", more keys than the walk takes, each with a job no claim here takes."""
+    if request.param == "many keys":
+        for k in range(WALK_KEYS + 1):
+            queue.enqueue(jobtasks.noop, concurrency_key=f"filler-{k}", queue="filler")
 
 
 def claim(queue: Queue, limit: int, queues: tuple[str, ...] = ("default",)) -> list[str]:

@@ -21,14 +21,11 @@ from psycopg.copy import QueuedLibpqWriter
 from ..backend import ClaimRequest
 from ..models import Job, NewJob
 from ..notify import WORK, subscribe
+from .claim import CLAIM_SET, ORDER, claim_candidates, claim_params
 from .sql import SqlBackend
 from .statements import (
-    CLAIM_SET,
     INSERT_COLUMNS,
-    ORDER,
     SELECT,
-    claim_candidates,
-    claim_params,
     insert_rows,
     row_to_job,
     to_pyformat,

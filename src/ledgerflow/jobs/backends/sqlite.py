@@ -19,13 +19,11 @@ from ..backend import ClaimRequest
 from ..errors import ConfigurationError
 from ..models import Job, NewJob
 from ..notify import CHANGES, WORK, LocalWatcher, subscribe
+from .claim import CLAIM_SET, claim_candidates, claim_params
 from .sql import SqlBackend
 from .statements import (
-    CLAIM_SET,
     INSERT_COLUMNS,
     SELECT,
-    claim_candidates,
-    claim_params,
     insert_rows,
     row_to_job,
 )

@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from ..backend import ClaimRequest
 from ..models import Job, JobStatus, ListFilter, NewJob, Outcome, OutcomeKind
 
 Row = Sequence[Any]
@@ -164,84 +163,6 @@ LEAD = (
     " WHERE lf_leases.holder = excluded.holder OR lf_leases.expires_at < :now"
 )
 HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
-
-
-ORDER = "ORDER BY priority DESC, run_at, id"
-CLAIM_SET = (
-    "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
-    " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
-)
-
-
-# The keys that have pending jobs, one index seek each (a "loose index scan" of
-# lf_jobs_claim_keyed), with each key's free slots: never a pass over every pending row.
-_KEYED = "status = 'pending' AND concurrency_key IS NOT NULL"
-_FREE_SLOTS = (
-    "WITH RECURSIVE keys (k) AS ("
-    f"SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
-    f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
-    " AND concurrency_key > keys.k) FROM keys WHERE keys.k IS NOT NULL),"
-    # MATERIALIZED: inlined, each key's subqueries would run once per reference to them.
-    " counted AS MATERIALIZED (SELECT k, (SELECT concurrency_limit FROM lf_jobs"
-    f" WHERE {_KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1) AS lim,"
-    " (SELECT count(*) FROM lf_jobs WHERE status = 'running' AND concurrency_key = keys.k)"
-    " AS running FROM keys WHERE k IS NOT NULL),"
-    " free AS (SELECT k, running, lim - running AS slots FROM counted WHERE lim > running)"
-)
-
-
-@cache
-def claim_candidates(queue_count: int, lateral: bool) -> str:
-    """The ids a claim may take, best first, at most ``:limit``, for queues ``:q0``, ``:q1``...
-
-    Unkeyed jobs come from one ordered index scan per queue (an equality on the queue keeps
-    the scan in index order, so it stops after ``:limit`` rows). Keyed jobs come from the head
-    of each key's line, only as deep as the key has free slots, which is what keeps one
-    company's flood from filling every slot. A key's limit is that of its first pending job;
-    a job whose own limit is lower also waits until it fits under that. ``lateral`` cuts each
-    line at its own depth (PostgreSQL); SQLite cannot refer to the key in a ``LIMIT``, so it
-    reads every line to the deepest one's depth and drops the surplus by rank.
-    """
-    pending = "status = 'pending' AND run_at <= :now"
-    unkeyed = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT id, priority, run_at FROM lf_jobs WHERE {pending}"
-        f" AND concurrency_key IS NULL AND queue = :q{i} {ORDER} LIMIT :limit) AS q{i}"
-        for i in range(queue_count)
-    )
-    queues = ", ".join(f":q{i}" for i in range(queue_count))
-    line = (
-        f"FROM lf_jobs WHERE {pending} AND concurrency_key = free.k AND queue IN ({queues}) {ORDER}"
-    )
-    if lateral:
-        keyed = (
-            "SELECT line.id, line.priority, line.run_at FROM free, LATERAL (SELECT id,"
-            f" priority, run_at, concurrency_limit, ROW_NUMBER() OVER ({ORDER}) AS rank"
-            f" {line} LIMIT free.slots) AS line"
-            " WHERE line.rank <= line.concurrency_limit - free.running"
-        )
-    else:
-        keyed = (
-            "SELECT id, priority, run_at FROM (SELECT j.id, j.priority, j.run_at, free.slots,"
-            " j.concurrency_limit - free.running AS room, ROW_NUMBER() OVER (PARTITION BY"
-            f" free.k ORDER BY j.priority DESC, j.run_at, j.id) AS rank FROM free JOIN lf_jobs j"
-            f" ON j.id IN (SELECT id {line} LIMIT (SELECT max(slots) FROM free))) AS line"
-            " WHERE rank <= slots AND rank <= room"
-        )
-    return (
-        f"{_FREE_SLOTS} SELECT id FROM ({unkeyed} UNION ALL {keyed}) AS candidates"
-        f" {ORDER} LIMIT :limit"
-    )
-
-
-def claim_params(request: ClaimRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "now": request.now,
-        "worker": request.worker_id,
-        "lease": request.lease_until,
-        "limit": request.limit,
-    }
-    params.update((f"q{i}", queue) for i, queue in enumerate(request.queues))
-    return params
 
 
 def dumps(value: Any) -> str:

@@ -1,0 +1,113 @@
+"""The claim's candidate query, shared by the engines, with ``:name`` placeholders.
+
+Unkeyed jobs come from one ordered index scan per queue (an equality on the queue keeps the
+scan in index order, so it stops after ``:limit`` rows). Jobs with a concurrency key may run
+only while their key is under its limit, which is what keeps one company's flood of jobs from
+filling every slot: a job is a candidate when its rank in its key's line (pending, due, in the
+claimed queues; priority, then age) fits in the key's free slots. A key's limit is that of its
+first pending job; a job whose own limit is lower also waits until the key fits under it.
+
+Two ways to find those jobs, each cheap where the other is not:
+
+* few keys, however many jobs: walk the keys that have pending jobs, one index seek each (a
+  "loose index scan" of ``lf_jobs_claim_keyed``), and read each key's line only as deep as it
+  has free slots. The cost grows with the keys, not with their jobs.
+* many keys: rank every pending keyed job in one ordered pass of the same index, which costs
+  about a microsecond a job, where the walk costs several per key.
+
+The walk stops after ``WALK_KEYS`` keys; the statement ranks instead when it got that far.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from ..backend import ClaimRequest
+
+ORDER = "ORDER BY priority DESC, run_at, id"
+CLAIM_SET = (
+    "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
+    " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
+)
+WALK_KEYS = 128
+
+_KEYED = "status = 'pending' AND concurrency_key IS NOT NULL"
+_PENDING = "status = 'pending' AND run_at <= :now"
+_WALK = (
+    "WITH RECURSIVE keys (k, n) AS ("
+    f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {_KEYED}"
+    f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
+    f" AND concurrency_key > keys.k), n + 1 FROM keys WHERE keys.k IS NOT NULL"
+    f" AND n <= {WALK_KEYS}),"
+    # One pass over the running jobs (few: as many as the workers have threads), joined by key.
+    " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
+    " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
+    # MATERIALIZED: inlined, each key's subquery would run once per reference to it.
+    " counted AS MATERIALIZED (SELECT keys.k, (SELECT concurrency_limit FROM lf_jobs"
+    f" WHERE {_KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1) AS lim,"
+    " COALESCE(running.n, 0) AS running FROM keys LEFT JOIN running ON running.k = keys.k"
+    " WHERE keys.k IS NOT NULL),"
+    " free AS (SELECT k, running, lim - running AS slots FROM counted WHERE lim > running)"
+)
+# Evaluated once: the branch whose test is false is never run.
+_FEW_KEYS = f"(SELECT count(*) FROM keys WHERE k IS NOT NULL) <= {WALK_KEYS}"
+
+
+@cache
+def claim_candidates(queue_count: int, lateral: bool) -> str:
+    """The ids a claim may take, best first, at most ``:limit``, for queues ``:q0``, ``:q1``...
+
+    ``lateral`` cuts each key's line at its own depth (PostgreSQL); SQLite cannot refer to the
+    key in a ``LIMIT``, so it reads every line to the deepest one's depth and drops the
+    surplus by rank.
+    """
+    unkeyed = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, priority, run_at FROM lf_jobs WHERE {_PENDING}"
+        f" AND concurrency_key IS NULL AND queue = :q{i} {ORDER} LIMIT :limit) AS q{i}"
+        for i in range(queue_count)
+    )
+    queues = ", ".join(f":q{i}" for i in range(queue_count))
+    line = f"FROM lf_jobs WHERE {_PENDING} AND concurrency_key = free.k AND queue IN ({queues})"
+    if lateral:
+        walked = (
+            "SELECT line.id, line.priority, line.run_at FROM free, LATERAL (SELECT id,"
+            f" priority, run_at, concurrency_limit, ROW_NUMBER() OVER ({ORDER}) AS rank"
+            f" {line} {ORDER} LIMIT free.slots) AS line WHERE {_FEW_KEYS}"
+            " AND line.rank <= line.concurrency_limit - free.running"
+        )
+    else:
+        walked = (
+            "SELECT id, priority, run_at FROM (SELECT j.id, j.priority, j.run_at, free.slots,"
+            " j.concurrency_limit - free.running AS room, ROW_NUMBER() OVER (PARTITION BY"
+            f" free.k ORDER BY j.priority DESC, j.run_at, j.id) AS rank FROM free JOIN lf_jobs j"
+            f" ON j.id IN (SELECT id {line} {ORDER} LIMIT (SELECT max(slots) FROM free))"
+            f" WHERE {_FEW_KEYS}) AS line WHERE rank <= slots AND rank <= room"
+        )
+    # The key's first pending job (any queue, due or not) sets its limit, so the pass reads
+    # them all and ranks only the jobs this claim could take.
+    ready = f"CASE WHEN run_at <= :now AND queue IN ({queues}) THEN 1 ELSE 0 END"
+    ranked = (
+        "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
+        f" concurrency_limit, {ready} AS ready, FIRST_VALUE(concurrency_limit) OVER w AS lim,"
+        f" SUM({ready}) OVER w AS rank FROM lf_jobs WHERE {_KEYED} AND NOT {_FEW_KEYS}"
+        f" WINDOW w AS (PARTITION BY concurrency_key {ORDER} ROWS UNBOUNDED PRECEDING))"
+        " AS line LEFT JOIN running ON running.k = line.concurrency_key WHERE ready = 1"
+        " AND rank <= concurrency_limit - COALESCE(running.n, 0)"
+        " AND rank <= lim - COALESCE(running.n, 0)"
+    )
+    return (
+        f"{_WALK} SELECT id FROM ({unkeyed} UNION ALL {walked} UNION ALL {ranked})"
+        f" AS candidates {ORDER} LIMIT :limit"
+    )
+
+
+def claim_params(request: ClaimRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "now": request.now,
+        "worker": request.worker_id,
+        "lease": request.lease_until,
+        "limit": request.limit,
+    }
+    params.update((f"q{i}", queue) for i, queue in enumerate(request.queues))
+    return params
