@@ -265,6 +265,71 @@ def _raw_entry(conn: object, entry: str, lines: list[tuple[str, int, int]]) -> N
         )
 
 
+def _raw_lines_then_entry(
+    conn: object, entry: str, lines: list[tuple[str, int, int]], totals: tuple[int, int] | None
+) -> None:
+    """Lines first, then (unless ``totals`` is None) their entry claiming ``totals``: the order
+    bulk posting uses."""
+    execute = conn.execute  # type: ignore[attr-defined]
+    for i, (account, debit, credit) in enumerate(lines):
+        execute(
+            text(
+                "INSERT INTO lf_journal_lines (id, company_id, entry_id, account_id, debit_cents,"
+                " credit_cents) VALUES (:id, 'acme', :entry, :account, :debit, :credit)"
+            ),
+            {
+                "id": f"{entry}_{i}",
+                "entry": entry,
+                "account": account,
+                "debit": debit,
+                "credit": credit,
+            },
+        )
+    if totals is not None:
+        execute(
+            text(
+                "INSERT INTO lf_journal_entries (id, company_id, date, status, created_at,"
+                " total_debit_cents, total_credit_cents) VALUES (:id, 'acme', '2024-01-02',"
+                " 'posted', CURRENT_TIMESTAMP, :debit, :credit)"
+            ),
+            {"id": entry, "debit": totals[0], "credit": totals[1]},
+        )
+
+
+def test_database_rejects_unbalanced_entries_written_lines_first(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    with session_scope(factory) as s:
+        meals, bank = _accounts(s)
+    lines = [(meals, 700, 0), (bank, 0, 600)]
+    # Totals that are not the lines' sums, a balanced claim included: refused at once.
+    for claim in ((700, 700), (600, 600), (0, 0)):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            _raw_lines_then_entry(conn, "je_bad", lines, claim)
+    # The true, unbalanced totals: refused at COMMIT.
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        _raw_lines_then_entry(conn, "je_bad", lines, (700, 600))
+    # Lines whose entry never comes: refused at COMMIT.
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        _raw_lines_then_entry(conn, "je_none", [(meals, 5, 0), (bank, 0, 5)], None)
+    # Balanced, then a line added to the committed entry: refused.
+    with engine.begin() as conn:
+        _raw_lines_then_entry(conn, "je_ok", [(meals, 5, 0), (bank, 0, 5)], (5, 5))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO lf_journal_lines (id, company_id, entry_id, account_id, debit_cents,"
+                f" credit_cents) VALUES ('extra', 'acme', 'je_ok', '{meals}', 1, 0)"
+            )
+        )
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT id, total_debit_cents, total_credit_cents FROM lf_journal_entries")
+        ).all()
+        assert [tuple(row) for row in stored] == [("je_ok", 5, 5)]
+        assert conn.scalar(text("SELECT count(*) FROM lf_journal_lines")) == 2
+
+
 def test_database_rejects_unbalanced_entries(
     engine: Engine, factory: sessionmaker[Session]
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 VERSION_TABLE = "lf_books_alembic_version"
-HEAD = "0002"
+HEAD = "0003"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -23,10 +23,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from .models import Account, BankAccount, JournalEntry, JournalLine, Transaction, new_id, utcnow
+from .bulk import insert_rows
+from .models import (
+    Account,
+    BankAccount,
+    JournalEntry,
+    JournalLine,
+    Transaction,
+    new_id,
+    new_ids,
+    utcnow,
+)
 
 POSTABLE_STATUSES = frozenset({"categorized", "approved", "exported"})
 _CHUNK = 500
@@ -155,6 +165,16 @@ class Postable(Protocol):
     def status(self) -> str: ...
 
 
+_ENTRIES = cast(Table, JournalEntry.__table__)
+_LINES = cast(Table, JournalLine.__table__)
+_ENTRY_COLUMNS = tuple(
+    "id company_id transaction_id date memo status total_debit_cents total_credit_cents"
+    " created_at".split()
+)
+_LINE_COLUMNS = tuple(
+    "id company_id entry_id account_id debit_cents credit_cents description".split()
+)
+
 POSTABLE_COLUMNS = (
     Transaction.id,
     Transaction.company_id,
@@ -170,7 +190,7 @@ POSTABLE_COLUMNS = (
 def post_entries(
     session: Session, transactions: Sequence[Postable], status: str = "posted"
 ) -> PostResult:
-    """Write one entry per categorized transaction, with multi-row INSERTs (10k+ rows at a time).
+    """Write one entry per categorized transaction, with bulk INSERTs of plain tuples.
 
     Categorization writes ``draft`` entries; approving a transaction posts its entry.
 
@@ -198,11 +218,9 @@ def post_entries(
             )
         )
 
-    entries: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
+    todo: list[tuple[Postable, list[LineSpec]]] = []
     already: list[str] = []
     zero: list[str] = []
-    now = utcnow()
     for txn in transactions:
         if txn.id in posted:
             already.append(txn.id)
@@ -215,41 +233,26 @@ def post_entries(
         company_id, ledger_id = ledgers.get(txn.bank_account_id, ("", ""))
         if company_id != txn.company_id:
             raise ValueError(f"transaction {txn.id}: unknown bank account {txn.bank_account_id}")
-        entry_id = new_id("je")
         posted.add(txn.id)  # the same transaction twice in the input posts once
+        specs = transaction_lines(txn.amount_cents, txn.account_id, ledger_id, txn.description)
+        todo.append((txn, specs))
+
+    now = utcnow()
+    entry_ids = new_ids("je", len(todo))
+    line_ids = iter(new_ids("jel", sum(len(specs) for _, specs in todo)))
+    entries: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    for entry_id, (txn, specs) in zip(entry_ids, todo, strict=True):
+        total = sum(spec.debit_cents for spec in specs)
         entries.append(
-            {
-                "id": entry_id,
-                "company_id": txn.company_id,
-                "transaction_id": txn.id,
-                "date": txn.date,
-                "memo": txn.description,
-                "status": status,
-                "created_at": now,
-            }
+            (entry_id, txn.company_id, txn.id, txn.date, txn.description, status, total, total, now)
         )
-        for spec in transaction_lines(txn.amount_cents, txn.account_id, ledger_id, txn.description):
-            lines.append(
-                {
-                    "id": new_id("jel"),
-                    "company_id": txn.company_id,
-                    "entry_id": entry_id,
-                    "account_id": spec.account_id,
-                    "debit_cents": spec.debit_cents,
-                    "credit_cents": spec.credit_cents,
-                    "description": spec.description,
-                }
-            )
-    # On PostgreSQL, RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs
-    # ("insertmanyvalues"): fewer round trips, and the statement-level triggers on
-    # lf_journal_lines fire once per batch rather than once per line. SQLite has no round
-    # trips to save, and its driver's own executemany loop is the fastest path there.
-    on_postgres = session.get_bind().dialect.name == "postgresql"
-    for table, rows in ((JournalEntry.__table__, entries), (JournalLine.__table__, lines)):
-        if rows:
-            statement = insert(cast(Table, table))
-            if on_postgres:
-                session.execute(statement.returning(table.c.id), rows).all()
-            else:
-                session.execute(statement, rows)
-    return PostResult([e["id"] for e in entries], already, zero)
+        for spec in specs:
+            line = (spec.account_id, spec.debit_cents, spec.credit_cents, spec.description)
+            lines.append((next(line_ids), txn.company_id, entry_id, *line))
+    # Lines first: their foreign key to the entry is deferred, and an entry inserted after its
+    # lines has its totals checked once by the guard trigger, where lines inserted after the
+    # entry would each fire a rewrite of its totals. Debits = credits is checked at COMMIT.
+    insert_rows(session, _LINES, _LINE_COLUMNS, lines)
+    insert_rows(session, _ENTRIES, _ENTRY_COLUMNS, entries)
+    return PostResult(entry_ids, already, zero)

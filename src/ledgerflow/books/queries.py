@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from .fingerprint import file_fingerprints
 from .models import (
     Account,
     AuditLog,
@@ -28,10 +24,9 @@ from .models import (
     JournalLine,
     Rule,
     Transaction,
-    new_id,
-    utcnow,
 )
 from .rules import RuleSuggestion, has_merchant_rule, suggest_rule, validate_rule
+from .store import insert_transactions as insert_transactions  # callers import it from here
 
 T = TypeVar("T")
 
@@ -335,78 +330,3 @@ def delete_rule(
     )
     session.flush()
     return True
-
-
-class ImportRow(Protocol):
-    """One parsed bank row (the importers' ``ParsedTransaction`` fits)."""
-
-    @property
-    def date(self) -> dt.date: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def amount_cents(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def external_id(self) -> str | None: ...
-    @property
-    def memo(self) -> str | None: ...
-
-
-def insert_transactions(
-    session: Session,
-    company_id: str,
-    bank_account_id: str,
-    rows: Sequence[ImportRow],
-    *,
-    source_file: str | None = None,
-    import_job_id: str | None = None,
-    merchants: Sequence[str | None] | None = None,
-    fingerprints: Sequence[str] | None = None,
-) -> list[str]:
-    """Insert one file's rows, skipping those already stored (same fingerprint); returns the ids
-    of the rows inserted. One multi-row INSERT ... ON CONFLICT DO NOTHING per batch.
-
-    A file streamed in several calls passes ``fingerprints`` from one ``FileFingerprinter``,
-    so that occurrences are counted across the whole file."""
-    if merchants is not None and len(merchants) != len(rows):
-        raise ValueError("merchants must match rows one to one")
-    bank = session.get(BankAccount, bank_account_id)
-    if bank is None or bank.company_id != company_id:
-        raise ValueError(f"bank account {bank_account_id!r} does not belong to {company_id!r}")
-    if not rows:
-        return []
-    now = utcnow()
-    values = [
-        {
-            "id": new_id("txn"),
-            "company_id": company_id,
-            "bank_account_id": bank_account_id,
-            "date": row.date,
-            "description": row.description,
-            "merchant": merchants[i] if merchants is not None else None,
-            "amount_cents": row.amount_cents,
-            "currency": (row.currency or bank.currency).upper(),
-            "source_file": source_file,
-            "fingerprint": fingerprint,
-            "status": "new",
-            "external_id": row.external_id,
-            "memo": row.memo,
-            "import_job_id": import_job_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for i, (row, fingerprint) in enumerate(
-            zip(rows, fingerprints or file_fingerprints(bank_account_id, rows), strict=True)
-        )
-    ]
-    table = cast(Table, Transaction.__table__)
-    dialect = session.get_bind().dialect.name
-    stmt: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["company_id", "fingerprint"])
-    inserted: list[str] = []
-    for start in range(0, len(values), 1000):
-        result = session.execute(stmt.returning(table.c.id), values[start : start + 1000])
-        inserted.extend(result.scalars())
-    return inserted
