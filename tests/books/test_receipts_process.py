@@ -126,6 +126,7 @@ def test_generated_receipt_is_read_stored_and_matched(
             truth.total_cents,
         )
         assert row.date == day and row.raw_text and "TOTAL" in row.raw_text.upper()
+        assert row.error is None
         assert row.field_confidences is not None and row.field_confidences["total"] > 0.8
         assert row.candidates is not None and row.candidates[0]["transaction_id"] == ids[0]
 
@@ -251,7 +252,8 @@ def test_unreadable_receipts_fail_with_a_clear_message(
     with session_scope(factory) as s:
         row = s.get(Receipt, receipt_id)
         assert row is not None and row.status == "failed"
-        assert row.raw_text is not None and message in row.raw_text
+        assert row.error is not None and message in row.error
+        assert row.raw_text is None  # nothing was read
 
 
 def test_missing_file_and_unknown_receipt(factory: sessionmaker[Session], tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ page), extract 70–85, match and store 85–100. The receipt row ends ``matched
 transaction), ``processed`` (fields read; candidates, if any, listed) or ``failed``.
 
 A problem the user can fix raises ``ReceiptError``; the row is then marked ``failed`` with the
-message in ``raw_text`` (the table has no error column) before the error propagates, and the job
-handler fails the job with the same message. Any other exception leaves the row ``pending`` so
-a retry of the job starts over cleanly.
+message in ``error`` (``raw_text`` only ever holds what OCR read) before the error propagates,
+and the job handler fails the job with the same message. Any other exception leaves the row
+``pending`` so a retry of the job starts over cleanly.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def process_receipt(
         receipt.currency = fields.currency
         receipt.field_confidences = dict(fields.confidence)
         receipt.raw_text = fields.raw_text
+        receipt.error = None  # a retry that succeeds clears an earlier failure
         receipt.candidates = match.candidates
         receipt.matched_transaction_id = match.transaction_id
         receipt.status = "matched" if match.transaction_id else "processed"
@@ -138,7 +139,7 @@ def _fail(session_factory: sessionmaker[Session], receipt_id: str, message: str)
         receipt = session.get(Receipt, receipt_id)
         if receipt is not None:
             receipt.status = "failed"
-            receipt.raw_text = message
+            receipt.error = message
             receipt.matched_transaction_id = None
             receipt.candidates = None
 
