@@ -135,3 +135,26 @@ def test_receipt_ocr_job_and_reads(busy_world: World) -> None:
         files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
     )
     assert not_image.status_code == 415 and "JPEG" in not_image.json()["detail"]
+
+
+def test_failed_receipt_says_why(busy_world: World) -> None:
+    import io
+
+    from PIL import Image
+
+    w, alice = busy_world, busy_world.auth("alice")
+    blank = io.BytesIO()
+    Image.new("RGB", (600, 800), "white").save(blank, format="PNG")
+    answer = w.client.post(
+        "/api/jobs/ocr",
+        headers=alice,
+        data={"company_id": "acme"},
+        files={"file": ("blank.png", blank.getvalue(), "image/png")},
+    )
+    assert answer.status_code == 202, answer.text
+    job = wait(w, answer.json()["job_id"])
+    receipt = w.client.get("/api/companies/acme/receipts", headers=alice).json()["receipts"][0]
+    assert receipt["status"] == "failed" and "No text was found" in receipt["error"], receipt
+    assert job["status"] == "failed" and job["error"] == receipt["error"], job
+    detail = w.client.get(f"/api/receipts/{receipt['id']}", headers=alice).json()
+    assert detail["error"] == receipt["error"] and not detail["raw_text"]

@@ -1340,6 +1340,11 @@ export interface components {
             currency: string | null;
             /** Date */
             date: string | null;
+            /**
+             * Error
+             * @description Why processing failed, for the user (with status 'failed'); else null.
+             */
+            error: string | null;
             /** Field Confidences */
             field_confidences: {
                 [key: string]: number;
@@ -1397,6 +1402,11 @@ export interface components {
             currency: string | null;
             /** Date */
             date: string | null;
+            /**
+             * Error
+             * @description Why processing failed, for the user (with status 'failed'); else null.
+             */
+            error: string | null;
             /** Field Confidences */
             field_confidences: {
                 [key: string]: number;

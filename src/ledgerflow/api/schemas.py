@@ -309,6 +309,7 @@ class ReceiptOut(BaseModel):
                     "field_confidences": {"vendor": 0.93, "date": 0.98, "total": 0.99},
                     "matched_transaction_id": "txn_01JD4Q8V6T3W7X9Y2Z5A1B3C4E",
                     "job_id": "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4F",
+                    "error": None,
                     "created_at": "2026-11-26T10:00:00Z",
                 }
             ]
@@ -317,6 +318,9 @@ class ReceiptOut(BaseModel):
 
     id: str
     status: str
+    error: str | None = Field(
+        description="Why processing failed, for the user (with status 'failed'); else null."
+    )
     vendor: str | None
     date: dt.date | None
     subtotal_cents: int | None

@@ -170,6 +170,7 @@ export function render(main, ctx) {
           ),
         ),
       ),
+      r.error ? h("p", { class: "error-box", role: "alert" }, r.error) : null,
       h("h4", {}, "Matched transaction"),
       matched
         ? h(
