@@ -1,4 +1,4 @@
-"""INSERTs of many plain tuples, for the import and posting hot paths.
+"""INSERTs and UPDATEs of many plain tuples, for the import and categorization hot paths.
 
 SQLAlchemy's executemany builds a parameter dict per row and runs every value through its type
 processing; at 100,000 rows that costs more than the database does. Here the caller passes
@@ -38,7 +38,7 @@ def insert_rows(
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     rows = _converted(table, columns, rows, dialect)
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    placeholder = _placeholder(dialect)
     values = "(" + ", ".join([placeholder] * len(columns)) + ")"
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
     tail = ""
@@ -54,6 +54,34 @@ def insert_rows(
         params = tuple(value for row in chunk for value in row)
         inserted += connection.exec_driver_sql(statement, params).rowcount
     return inserted
+
+
+def update_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: str = "id",
+    where: str = "",
+) -> int:
+    """For each row (the values of ``columns``, then the key's), set those columns on the row
+    with that key, if it also matches the SQL condition ``where``; returns how many changed."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    placeholder = _placeholder(dialect)
+    assignments = ", ".join(f"{quote(c)} = {placeholder}" for c in columns)
+    condition = f"{quote(key)} = {placeholder}" + (f" AND ({where})" if where else "")
+    statement = f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}"
+    rows = _converted(table, [*columns, key], rows, dialect)
+    return int(connection.exec_driver_sql(statement, list(rows)).rowcount)
+
+
+def _placeholder(dialect: Any) -> str:
+    return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
 def _converted(

@@ -1,9 +1,9 @@
 """Import a bank file and categorize transactions, stage by stage, reporting progress.
 
-Stages and their share of the bar: parse 0–20 %, validate 20–30, insert 30–50, rules 50–70,
-model 70–90, journal entries 90–100. The file is read twice (once to validate every row, once
-to insert), so memory stays bounded on a file of any size and nothing is written unless every
-row is good: the insert is one transaction for the whole file. Categorizing then commits batch
+Stages and their share of the bar: import 0–50 % (parse, validate and insert, in one pass over
+the file), rules 50–70, model 70–90, journal entries 90–100. The file is read once, in batches,
+so memory stays bounded on a file of any size, and inserted in one transaction that a bad row
+anywhere rolls back: nothing is kept unless every row is good. Categorizing then commits batch
 by batch; a failure part-way leaves each transaction either untouched or fully categorized, and a
 retry simply goes on with the rows still ``new``.
 """
@@ -16,9 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .bulk import update_rows
 from .chart import add_bank_account
 from .classifier import Categorizer, CategoryModel, MerchantMemory, merchant_key
 from .db import session_scope
@@ -31,7 +32,10 @@ from .queries import insert_transactions, list_rules
 from .rules import RULE_CONFIDENCE, compile_rules
 
 Progress = Callable[[float, str], None]
-BATCH = 2000
+# Rows per categorizing transaction: each commit costs an fsync on SQLite, while a batch is also
+# the unit of progress reports (and of the LLM step's calls).
+BATCH = 5000
+IMPORT_BATCH = 10_000  # rows per bulk INSERT; the whole file is still one transaction
 MAX_EXTERNAL_ID = 200  # the widths of lf_transactions' columns (PostgreSQL enforces them)
 MAX_MERCHANT = 200
 MAX_SOURCE_FILE = 500
@@ -91,24 +95,15 @@ def import_statement(
     import_job_id: str,
     progress: Progress,
 ) -> ImportCounts:
-    """Parse and validate the whole file, then insert its new rows in one transaction."""
+    """Parse, validate and insert the file's new rows in one pass and one transaction: a bad
+    row anywhere raises ``StatementError`` at the end of the file and rolls all of it back."""
     statement = parse_statement(path, file_name=file_name)
     approx_rows = max(1, _count_lines(path) - 1)
-    parsed = 0
-    for _ in statement.rows():
-        parsed += 1
-        if parsed % BATCH == 0:
-            done = min(1.0, parsed / approx_rows)
-            progress(20 * done, f"Parsing row {parsed:,}...")
-    if parsed == 0:
-        raise StatementError.at(0, "The file has no transactions.", file_name)
-    progress(20, f"Parsed {parsed:,} rows; validating...")
     with session_scope(sessions) as session:
         bank = _bank_account(session, company_id, bank_account_id, statement)
-        progress(30, f"Validated {parsed:,} rows for {bank.name}")
         fingerprint = FileFingerprinter(bank.id)
-        inserted = seen = 0
-        for rows in _batches(statement.rows(), BATCH):
+        parsed = inserted = 0
+        for rows in _batches(statement.rows(), IMPORT_BATCH):
             batch = [_storable(r) for r in rows]
             inserted += len(
                 insert_transactions(
@@ -122,8 +117,12 @@ def import_statement(
                     fingerprints=[fingerprint(r) for r in batch],
                 )
             )
-            seen += len(batch)
-            progress(30 + 20 * seen / parsed, f"Inserting transaction {seen:,}/{parsed:,}...")
+            parsed += len(batch)
+            done = min(1.0, parsed / approx_rows)
+            progress(50 * done, f"Importing row {parsed:,} into {bank.name}...")
+        if parsed == 0:
+            raise StatementError.at(0, "The file has no transactions.", file_name)
+    progress(50, f"Imported {parsed:,} rows ({inserted:,} new) into {bank.name}")
     return ImportCounts(parsed, inserted, parsed - inserted, bank.id)
 
 
@@ -233,29 +232,23 @@ def _new_rows(
         after = rows[-1].id
 
 
-# Only rows still ``new`` change: a hand correction made meanwhile wins.
 _TXN = cast(Table, Transaction.__table__)
-_CATEGORIZE = (
-    update(_TXN)
-    .where(_TXN.c.id == bindparam("row_id"), _TXN.c.status == "new")
-    .values(
-        status="categorized",
-        account_id=bindparam("account"),
-        method=bindparam("how"),
-        confidence=bindparam("sure"),
-        needs_review=bindparam("review"),
-        updated_at=bindparam("at"),
-    )
-)
+_CATEGORIZED = ("status", "account_id", "method", "confidence", "needs_review", "updated_at")
 
 
-def _set_categories(sessions: sessionmaker[Session], changes: list[dict[str, Any]]) -> None:
+def _set_categories(
+    sessions: sessionmaker[Session], changes: list[tuple[str, str, str, float, bool]]
+) -> None:
+    """Categorize (row id, account, method, confidence, needs review) rows in one transaction.
+    Only rows still ``new`` change: a hand correction made meanwhile wins."""
     if changes:
         now = utcnow()
-        for change in changes:
-            change["at"] = now
+        rows = [
+            ("categorized", account, how, sure, review, now, row_id)
+            for row_id, account, how, sure, review in changes
+        ]
         with session_scope(sessions) as session:
-            session.execute(_CATEGORIZE, changes)
+            update_rows(session, _TXN, _CATEGORIZED, rows, where="status = 'new'")
 
 
 def _apply_rules(
@@ -278,15 +271,7 @@ def _apply_rules(
         for txn in rows:
             match = rules.match(txn.description, txn.merchant, txn.amount_cents)
             if match is not None:
-                changes.append(
-                    {
-                        "row_id": txn.id,
-                        "account": match.account_id,
-                        "how": "rule",
-                        "sure": RULE_CONFIDENCE,
-                        "review": False,
-                    }
-                )
+                changes.append((txn.id, match.account_id, "rule", RULE_CONFIDENCE, False))
         _set_categories(sessions, changes)
         counts.by_method["rule"] += len(changes)
         counts.high_confidence += len(changes)
@@ -343,15 +328,7 @@ def _apply_model(
             category, confidence, method = decided[txn.id]
             account_id, _ = accounts.get(category) or accounts[FALLBACK[txn.amount_cents > 0]]
             sure = confidence >= threshold
-            changes.append(
-                {
-                    "row_id": txn.id,
-                    "account": account_id,
-                    "how": method,
-                    "sure": round(confidence, 4),
-                    "review": not sure,
-                }
-            )
+            changes.append((txn.id, account_id, method, round(confidence, 4), not sure))
             counts.by_method[method] += 1
             counts.high_confidence += sure
             counts.needs_review += not sure
