@@ -63,16 +63,17 @@ def worker(
     runner = queue.worker(
         queues=[q.strip() for q in queues.split(",") if q.strip()], concurrency=concurrency
     )
-    click.echo(
-        f"ledgerflow worker {runner.id} on {socket.gethostname()} pid {os.getpid()}: "
-        f"{runner.concurrency} threads, queues {','.join(runner.queues)}, "
-        f"database {redact(queue.url)}",
-        err=True,
-    )
     from .server import settle_heap
 
     settle_heap()
-    runner.run_forever()
+    runner.run_forever(
+        started=lambda w: click.echo(
+            f"ledgerflow worker {w.id} on {socket.gethostname()} pid {os.getpid()}: "
+            f"{w.concurrency} threads, queues {','.join(w.queues)}, "
+            f"database {redact(queue.url)}",
+            err=True,
+        )
+    )
     queue.close()
 
 

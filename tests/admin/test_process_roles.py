@@ -56,10 +56,10 @@ def test_worker_alone_says_what_it_runs_and_stops_on_sigterm(pg_url: str, tmp_pa
         said = wait_log(log, "threads, queues")
         assert "3 threads, queues default,ocr" in said, said
         assert f"database {db_url}" in said, said
-        wait_log(log, "started: 3 threads")
     finally:
-        code = stop(worker)
+        code = stop(worker)  # at once: from its first line on, SIGTERM is a graceful stop
     assert code == 0, log.read_text()
+    assert "started: 3 threads" in log.read_text()
 
 
 STOP_WHILE_STARTING = """

@@ -130,11 +130,17 @@ class Worker:
         if wait:
             self._done.wait()
 
-    def run_forever(self) -> None:
-        """Start and block until SIGTERM or SIGINT, then stop gracefully."""
+    def run_forever(self, started: Callable[[Worker], object] | None = None) -> None:
+        """Start and block until SIGTERM or SIGINT, then stop gracefully.
+
+        ``started`` runs once the signal handlers are in place, so a process that announces
+        itself there can be stopped gracefully from the moment it has said so.
+        """
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop(wait=False))
         self.start()
+        if started is not None:
+            started(self)
         while not self._done.wait(0.5):
             pass
 
