@@ -56,11 +56,27 @@ def transaction_fingerprint(
     occurrence: int = 0,
 ) -> str:
     """A 32-character base32 digest (160 bits of SHA-256) identifying one bank-account row."""
-    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
-        raise TypeError(f"amount_cents must be an int, not {type(amount_cents).__name__}")
+    _check_amount(amount_cents)
     if occurrence < 0:
         raise ValueError("occurrence must be >= 0")
     external = (external_id or "").strip()
+    normalized = "" if external else normalize_description(description)
+    return _digest(bank_account_id, date, amount_cents, normalized, external, occurrence)
+
+
+def _check_amount(amount_cents: object) -> None:
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise TypeError(f"amount_cents must be an int, not {type(amount_cents).__name__}")
+
+
+def _digest(
+    bank_account_id: str,
+    date: dt.date,
+    amount_cents: int,
+    normalized: str,
+    external: str,
+    occurrence: int,
+) -> str:
     if external:
         parts = [VERSION, "ext", bank_account_id, external]
     else:
@@ -70,7 +86,7 @@ def transaction_fingerprint(
             bank_account_id,
             date.isoformat(),
             str(amount_cents),
-            normalize_description(description),
+            normalized,
             str(occurrence),
         ]
     # A separator that cannot appear in any part keeps ("a|b", "c") and ("a", "b|c") apart.
@@ -98,17 +114,21 @@ class FileFingerprinter:
             stale = [d for d, n in self._last_row.items() if n < self._rows - self._window]
             for date in stale:
                 del self._counts[date], self._last_row[date]
-        key = (row.amount_cents, normalize_description(row.description))
+        _check_amount(row.amount_cents)
+        normalized = normalize_description(row.description)
+        key = (row.amount_cents, normalized)
         counts = self._counts.setdefault(row.date, Counter())
         occurrence = counts[key]
         counts[key] += 1
         self._last_row[row.date] = self._rows
-        return transaction_fingerprint(
+        external = (row.external_id or "").strip()
+        # The description is normalized once per row, for the count and the digest alike.
+        return _digest(
             self._bank_account_id,
             row.date,
             row.amount_cents,
-            row.description,
-            row.external_id,
+            "" if external else normalized,
+            external,
             occurrence,
         )
 

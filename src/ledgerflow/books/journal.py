@@ -76,24 +76,26 @@ def transaction_lines(
     amount_cents: int, category_account_id: str, ledger_account_id: str, description: str | None
 ) -> list[LineSpec]:
     """The two lines for a bank transaction (see the module docstring for the directions)."""
+    debited, credited = _directions(amount_cents, category_account_id, ledger_account_id)
+    amount = abs(amount_cents)
+    # Balanced by construction (one amount on both sides; the property test checks it).
+    return [
+        LineSpec(debited, debit_cents=amount, description=description),
+        LineSpec(credited, credit_cents=amount, description=description),
+    ]
+
+
+def _directions(
+    amount_cents: int, category_account_id: str, ledger_account_id: str
+) -> tuple[str, str]:
+    """(debited account, credited account) of a bank transaction's entry."""
     if amount_cents == 0:
         raise ValueError("a zero-amount transaction has nothing to post")
     if category_account_id == ledger_account_id:
         raise ValueError("a transaction cannot be categorized to its own bank account")
-    amount = abs(amount_cents)
     if amount_cents < 0:
-        lines = [
-            LineSpec(category_account_id, debit_cents=amount, description=description),
-            LineSpec(ledger_account_id, credit_cents=amount, description=description),
-        ]
-    else:
-        lines = [
-            LineSpec(ledger_account_id, debit_cents=amount, description=description),
-            LineSpec(category_account_id, credit_cents=amount, description=description),
-        ]
-    # Balanced by construction (one amount on both sides; the property test checks it), so the
-    # posting hot path skips check_balanced.
-    return lines
+        return category_account_id, ledger_account_id
+    return ledger_account_id, category_account_id
 
 
 def entry_for_transaction(
@@ -219,7 +221,7 @@ def post_entries(
             )
         )
 
-    todo: list[tuple[Postable, list[LineSpec]]] = []
+    todo: list[tuple[Postable, tuple[str, str]]] = []
     already: list[str] = []
     zero: list[str] = []
     for txn in transactions:
@@ -235,22 +237,18 @@ def post_entries(
         if company_id != txn.company_id:
             raise ValueError(f"transaction {txn.id}: unknown bank account {txn.bank_account_id}")
         posted.add(txn.id)  # the same transaction twice in the input posts once
-        specs = transaction_lines(txn.amount_cents, txn.account_id, ledger_id, txn.description)
-        todo.append((txn, specs))
+        todo.append((txn, _directions(txn.amount_cents, txn.account_id, ledger_id)))
 
     now = utcnow()
     entry_ids = new_ids("je", len(todo))
-    line_ids = iter(new_ids("jel", sum(len(specs) for _, specs in todo)))
+    line_ids = new_ids("jel", 2 * len(todo))
     entries: list[tuple[Any, ...]] = []
     lines: list[tuple[Any, ...]] = []
-    for entry_id, (txn, specs) in zip(entry_ids, todo, strict=True):
-        total = sum(spec.debit_cents for spec in specs)
-        entries.append(
-            (entry_id, txn.company_id, txn.id, txn.date, txn.description, status, total, total, now)
-        )
-        for spec in specs:
-            line = (spec.account_id, spec.debit_cents, spec.credit_cents, spec.description)
-            lines.append((next(line_ids), txn.company_id, entry_id, *line))
+    for i, (entry_id, (txn, (debited, credited))) in enumerate(zip(entry_ids, todo, strict=True)):
+        company, amount, memo = txn.company_id, abs(txn.amount_cents), txn.description
+        entries.append((entry_id, company, txn.id, txn.date, memo, status, amount, amount, now))
+        lines.append((line_ids[2 * i], company, entry_id, debited, amount, 0, memo))
+        lines.append((line_ids[2 * i + 1], company, entry_id, credited, 0, amount, memo))
     # Lines first: their foreign key to the entry is deferred, and an entry inserted after its
     # lines has its totals checked once by the guard trigger, where lines inserted after the
     # entry would each fire a rewrite of its totals. Debits = credits is checked at COMMIT.

@@ -141,13 +141,20 @@ class CategoryModel:
             return []
         proba = self.predict_proba(descriptions, amounts_cents)
         top = np.argsort(-proba, axis=1, kind="stable")[:, :TOP_K]
-        top_p = np.take_along_axis(proba, top, axis=1).astype(float).tolist()
+        top_p = np.take_along_axis(proba, top, axis=1).astype(float)
+        # One flat pass over all rows' alternatives, then a slice per row: far fewer Python
+        # calls than a loop per row (round() is kept: numpy's rounding may differ in the last
+        # digit).
         cats = self.categories
-        out = []
-        for idx, ps in zip(top.tolist(), top_p, strict=True):
-            alts = [(cats[i], round(p, 6)) for i, p in zip(idx, ps, strict=True)]
-            out.append(Prediction(alts[0][0], alts[0][1], alts, "model"))
-        return out
+        pairs = [
+            (cats[i], round(p, 6))
+            for i, p in zip(top.ravel().tolist(), top_p.ravel().tolist(), strict=True)
+        ]
+        k = top.shape[1]
+        return [
+            Prediction(pairs[r][0], pairs[r][1], pairs[r : r + k], "model")
+            for r in range(0, len(pairs), k)
+        ]
 
 
 def softmax(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
