@@ -10,7 +10,8 @@ the sums of the lines (sync triggers after any later line change, guard on any d
 the deferred self-referencing foreign key still requires debits = credits at COMMIT, and a line
 whose entry never arrives fails its foreign key at COMMIT.
 
-``lf_receipts.error`` holds a failed receipt's message; ``raw_text`` is left for the OCR text.
+``lf_receipts.error`` holds a failed receipt's message, moved out of ``raw_text``, which is left
+for the OCR text.
 
 Revision ID: 0003
 Revises: 0002
@@ -169,6 +170,8 @@ def _set_line_entry_index(columns: list[str]) -> None:
 
 def upgrade() -> None:
     op.add_column("lf_receipts", sa.Column("error", sa.Text(), nullable=True))
+    # Until now a failed receipt's raw_text was always its message (failing overwrote it).
+    op.execute("UPDATE lf_receipts SET error = raw_text, raw_text = NULL WHERE status = 'failed'")
     _set_line_entry_fk(deferred=True)
     # The foreign key's own columns: inserting an entry while its lines' deferred check is
     # pending makes SQLite look them up by (company_id, entry_id), and with only an index on
@@ -183,4 +186,5 @@ def downgrade() -> None:
         op.execute(_pg_guard("TG_OP = 'UPDATE'"))
     _set_line_entry_index(["entry_id"])
     _set_line_entry_fk(deferred=False)
+    op.execute("UPDATE lf_receipts SET raw_text = error WHERE status = 'failed'")
     op.drop_column("lf_receipts", "error")
