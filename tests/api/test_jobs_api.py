@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
+import orjson
 from fastapi.testclient import TestClient
 
 from conftest import World, make_settings, seed
 from ledgerflow.api.app import create_app
-from ledgerflow.api.polls import UnchangedJobPolls
+from ledgerflow.api.polls import JobPolls
 
 CSV = (
     b"Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
@@ -95,13 +96,14 @@ def test_etag_gives_304_until_the_job_changes(world: World) -> None:
     assert changed.json()["status"] == "cancelled"
 
 
-def test_unchanged_poll_answered_before_routing_only_for_members(world: World) -> None:
-    """The 304 short cut (polls.py) answers members; everyone else gets the route's answer."""
+def test_polls_answered_before_routing_only_for_members(world: World) -> None:
+    """The poll short cut (polls.py) answers members; everyone else gets the route's answer."""
     job_id = upload(world).json()["job_id"]
     url = f"/api/jobs/{job_id}"
-    etag = world.client.get(url, headers=world.auth("alice")).headers["ETag"]
+    routed = world.client.get(url, headers=world.auth("alice"))
+    etag = routed.headers["ETag"]
     world.client.get("/api/companies", headers=world.auth("carol"))  # carol's roles now cached
-    shortcut = UnchangedJobPolls(world.client.app)
+    shortcut = JobPolls(world.client.app)
 
     def scope(**headers: str) -> dict[str, object]:
         return {
@@ -113,10 +115,14 @@ def test_unchanged_poll_answered_before_routing_only_for_members(world: World) -
         }
 
     member = scope(**world.auth("alice"), **{"If-None-Match": etag})
-    assert shortcut._unchanged(member) == etag
-    assert shortcut._unchanged(scope(**world.auth("carol"), **{"If-None-Match": etag})) is None
-    assert shortcut._unchanged(scope(**{"If-None-Match": etag})) is None
-    assert shortcut._unchanged(scope(**world.auth("alice"))) is None
+    unchanged = shortcut._answer(member)
+    assert unchanged is not None and unchanged.status == 304 and unchanged.body == b""
+    assert unchanged.headers["etag"] == etag
+    full = shortcut._answer(scope(**world.auth("alice")))
+    assert full is not None and full.status == 200 and full.headers["etag"] == etag
+    assert orjson.loads(full.body) == routed.json()
+    assert shortcut._answer(scope(**world.auth("carol"), **{"If-None-Match": etag})) is None
+    assert shortcut._answer(scope(**{"If-None-Match": etag})) is None
     for who, status in (("alice", 304), ("bob", 304), ("carol", 404)):
         answer = world.client.get(url, headers={**world.auth(who), "If-None-Match": etag})
         assert answer.status_code == status
@@ -126,7 +132,9 @@ def test_unchanged_poll_answered_before_routing_only_for_members(world: World) -
     forged = world.client.get(url, headers={"Authorization": "Bearer x", "If-None-Match": etag})
     assert forged.status_code == 401
     world.client.post(f"{url}/cancel", headers=world.auth("alice"))
-    assert shortcut._unchanged(member) is None, "a changed job goes to the route for its 200"
+    changed = shortcut._answer(member)
+    assert changed is not None and changed.status == 200
+    assert orjson.loads(changed.body)["status"] == "cancelled"
 
 
 def test_cancel_and_retry(world: World) -> None:

@@ -16,7 +16,7 @@ from ..jobs import Queue, Worker
 from ..settings import AppSettings
 from .deps import Runtime
 from .events import JobEventHub
-from .polls import UnchangedJobPolls
+from .polls import JobPolls
 from .ratelimit import RateLimiter
 from .routes import admin, books, jobs, quickbooks, receipts, system
 from .uploads import BodyLimit, UploadTooLarge
@@ -75,7 +75,7 @@ def create_app(settings: AppSettings | None = None, *, worker_threads: int = 0) 
         license_info={"name": "Apache-2.0"},
     )
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
-    app.add_middleware(UnchangedJobPolls)
+    app.add_middleware(JobPolls)
     app.add_exception_handler(UploadTooLarge, _too_large)
     app.include_router(system.router)
     app.include_router(jobs.router)

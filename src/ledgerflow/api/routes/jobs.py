@@ -24,7 +24,7 @@ from ... import job_types
 from ...jobs import Job, JobNotFound, JobStatus
 from ...tenancy import Principal
 from ..deps import PrincipalDep, Runtime, RuntimeDep, not_found, require_member, require_writer
-from ..polls import etag_matches, job_etag
+from ..polls import job_answer
 from ..ratelimit import retry_after
 from ..schemas import BulkApproveIn, CategorizeIn, ExportIn, JobAccepted, JobList, JobOut
 from ..uploads import SNIFF_BYTES, sniff_statement, store
@@ -229,15 +229,11 @@ async def get_job(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """A job's status, progress, message and result. Send ``If-None-Match`` to poll cheaply."""
-    # Most unchanged polls are answered before routing (polls.py); the rest come here. The
-    # read runs on the event loop: one lookup by primary key costs less than a thread hop.
+    # Members' polls are answered before routing (polls.py); the rest come here. The read runs
+    # on the event loop: one lookup by primary key costs less than a thread hop.
     job = visible_job(runtime, principal, job_id)
-    etag = job_etag(job)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    body = JobOut.of(job).model_dump_json()
-    return Response(body, media_type="application/json", headers=headers)
+    answer = job_answer(job, if_none_match)
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 @router.get("/company/{company_id}", response_model=JobList)
