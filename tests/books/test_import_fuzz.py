@@ -32,9 +32,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledgerflow.books.chart import add_bank_account
 from ledgerflow.books.db import make_engine, make_sessionmaker, writer
-from ledgerflow.books.importers import StatementError
+from ledgerflow.books.importers import StatementError, parse_statement
 from ledgerflow.books.models import BankAccount, Transaction
-from ledgerflow.books.pipeline import ImportCounts, ImportRefused, import_statement
+from ledgerflow.books.pipeline import (
+    ImportCounts,
+    ImportRefused,
+    _bank_account,
+    import_statement,
+)
 from ledgerflow.server import migrate, session_for
 from ledgerflow.tenancy import new_company
 
@@ -478,3 +483,44 @@ def test_long_values_import_on_every_engine(db_url: str, tmp_path: Path, case: s
 
 def _ignore(percent: float, message: str) -> None:
     return None
+
+
+def test_concurrent_imports_of_one_layout_share_the_new_bank_account(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Both imports create "Chase checking" if it is missing; the second waits, then uses it."""
+    migrate(db_url)
+    with session_for(db_url) as session:
+        new_company(session, "acme", "Acme Inc")
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(writer(engine))
+    header = "Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
+    files = []
+    for i in range(2):
+        path = tmp_path / f"chase{i}.csv"
+        path.write_text(header + f"DEBIT,11/0{i + 1}/2026,SHOP {i},-4.50,DEBIT_CARD,1.00,\n")
+        files.append(path)
+    results: list[object] = []
+    try:
+        first = sessions()
+        statement = parse_statement(files[0], file_name="chase0.csv")
+        held = _bank_account(first, "acme", None, statement)  # created, not committed
+        second = threading.Thread(
+            target=lambda: results.append(
+                import_statement(sessions, "acme", files[1], "chase1.csv", None, "job_2", _ignore)
+            )
+        )
+        second.start()
+        second.join(0.5)  # it now waits for the first transaction (lock or unique index)
+        first.commit()
+        first.close()
+        second.join(30)
+        assert len(results) == 1, "the second import finished"
+        assert isinstance(results[0], ImportCounts) and results[0].bank_account_id == held.id
+        with session_for(db_url) as session:
+            names = session.scalars(
+                select(BankAccount.name).where(BankAccount.company_id == "acme")
+            )
+            assert list(names) == ["Chase checking"]
+    finally:
+        engine.dispose()

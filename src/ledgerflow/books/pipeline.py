@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Table, and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .bulk import update_rows
@@ -161,12 +162,21 @@ def _bank_account(
     name = LAYOUT_NAMES.get(statement.layout) or (
         "Imported card" if statement.account_kind == "credit_card" else "Imported account"
     )
-    existing = session.scalars(
-        select(BankAccount).where(BankAccount.company_id == company_id, BankAccount.name == name)
-    ).first()
+    same_name = select(BankAccount).where(
+        BankAccount.company_id == company_id, BankAccount.name == name
+    )
+    existing = session.scalars(same_name).first()
     if existing is not None:
         return existing
-    return add_bank_account(session, company_id, name, statement.account_kind, statement.currency)
+    try:
+        with session.begin_nested():
+            return add_bank_account(
+                session, company_id, name, statement.account_kind, statement.currency
+            )
+    except IntegrityError:
+        # Another import of the same layout created it first (PostgreSQL made this one wait
+        # for that import's commit): use theirs.
+        return session.scalars(same_name).one()
 
 
 def categorize(
