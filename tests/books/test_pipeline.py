@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 import ledgerflow.tasks  # noqa: F401  (registers the handlers)
 from ledgerflow import job_types
 from ledgerflow.books.chart import account_by_name
+from ledgerflow.books.importers import StatementError
 from ledgerflow.books.models import JournalEntry, Transaction
 from ledgerflow.books.queries import create_rule
 from ledgerflow.jobs import Job, JobSettings, JobStatus, Queue
@@ -176,3 +177,60 @@ def test_bulk_approve_posts_entries_in_batches_and_is_harmless_twice(
 
     everything = run(queue, job_types.BULK_APPROVE, company_id="acme", min_confidence=0.0)
     assert everything.result["approved"] == len(categorized) - 7
+
+
+def test_every_stage_reports_its_share_of_the_bar(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    """parse 0–20, validate 20–30, insert 30–50, rules 50–70, model 70–90, entries 90–100;
+    a bad row stops the import at the parse stage, before anything is written."""
+    from ledgerflow.books.pipeline import categorize, import_statement
+    from ledgerflow.tasks import sessions_for
+
+    header = "Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
+    rows = "".join(
+        f"DEBIT,11/{1 + i % 28:02d}/2026,SHOP NUMBER {i},-{1 + i % 90}.25,DEBIT_CARD,1.00,\n"
+        for i in range(25_000)
+    )
+    path = tmp_path / "chase.csv"
+    path.write_text(header + rows)
+    reports: list[tuple[float, str]] = []
+
+    def report(percent: float, message: str) -> None:
+        reports.append((percent, message))
+
+    sessions = sessions_for(db_url)
+    import_statement(sessions, "acme", path, path.name, None, "job_p", report)
+    categorize(sessions, "acme", report, import_job_id="job_p")
+    percents = [p for p, _ in reports]
+    assert percents == sorted(percents) and percents[-1] == 100
+    stages = [
+        (0, 20, "Parsing row"),
+        (20, 30, "validating"),
+        (30, 50, "Inserting transaction"),
+        (50, 70, "rules"),
+        (70, 90, "Categorizing"),
+        (90, 100, "journal entr"),
+    ]
+    for low, high, words in stages:
+        inside = [m for p, m in reports if low <= p <= high and words in m]
+        assert inside, (low, high, words, reports)
+    assert len({p for p, _ in reports if 0 < p < 20}) >= 2, "the parse stage moves"
+    assert len({p for p, _ in reports if 30 < p < 50}) >= 2, "the insert stage moves"
+
+    broken = tmp_path / "broken.csv"
+    fresh = rows.replace("SHOP NUMBER", "OTHER SHOP")  # new rows, not duplicates
+    broken.write_text(header + fresh.replace("11/05/2026", "11/05/20X6", 1))
+    reports.clear()
+    with pytest.raises(StatementError):
+        import_statement(
+            sessions,
+            "acme",
+            broken,
+            broken.name,
+            None,
+            "job_b",
+            lambda p, m: reports.append((p, m)),
+        )
+    assert max(p for p, _ in reports) <= 20, "refused before the validate and insert stages"
+    assert count(db_url, Transaction, company_id="acme") == 25_000, "the broken file added none"

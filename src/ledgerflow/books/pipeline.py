@@ -1,16 +1,18 @@
 """Import a bank file and categorize transactions, stage by stage, reporting progress.
 
-Stages and their share of the bar: import 0–50 % (parse, validate and insert, in one pass over
-the file), rules 50–70, model 70–90, journal entries 90–100. The file is read once, in batches,
-so memory stays bounded on a file of any size, and inserted in one transaction that a bad row
-anywhere rolls back: nothing is kept unless every row is good. Categorizing then commits batch
-by batch; a failure part-way leaves each transaction either untouched or fully categorized, and a
-retry simply goes on with the rows still ``new``.
+Stages and their share of the bar: parse 0–20 %, validate 20–30, insert 30–50, rules 50–70,
+model 70–90, journal entries 90–100. The file is read once, in batches, so memory stays bounded
+on a file of any size; a bad row anywhere fails the import before anything is written, and the
+rows go in with one transaction: nothing is kept unless every row is good. Categorizing then
+commits batch by batch; a failure part-way leaves each transaction either untouched or fully
+categorized, and a retry simply goes on with the rows still ``new``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,33 +98,45 @@ def import_statement(
     import_job_id: str,
     progress: Progress,
 ) -> ImportCounts:
-    """Parse, validate and insert the file's new rows in one pass and one transaction: a bad
-    row anywhere raises ``StatementError`` at the end of the file and rolls all of it back."""
+    """Parse and validate the whole file, then insert its new rows in one transaction.
+
+    The parsed rows are spooled to a temporary file rather than parsed a second time: memory
+    stays bounded, a bad file fails before anything is written (or locked), and the insert
+    reads back plain tuples instead of text.
+    """
     statement = parse_statement(path, file_name=file_name)
     approx_rows = max(1, _count_lines(path) - 1)
-    with session_scope(sessions) as session:
-        bank = _bank_account(session, company_id, bank_account_id, statement)
-        fingerprint = FileFingerprinter(bank.id)
-        parsed = inserted = 0
+    with tempfile.TemporaryFile(prefix="ledgerflow-import-") as spool:
+        parsed = 0
         for rows in _batches(statement.rows(), IMPORT_BATCH):
-            batch = [_storable(r) for r in rows]
-            inserted += len(
-                insert_transactions(
-                    session,
-                    company_id,
-                    bank.id,
-                    batch,
-                    source_file=file_name[:MAX_SOURCE_FILE],
-                    import_job_id=import_job_id,
-                    merchants=[merchant_key(r.description)[:MAX_MERCHANT] for r in batch],
-                    fingerprints=[fingerprint(r) for r in batch],
-                )
-            )
-            parsed += len(batch)
-            done = min(1.0, parsed / approx_rows)
-            progress(50 * done, f"Importing row {parsed:,} into {bank.name}...")
+            pickle.dump([_storable(r) for r in rows], spool, pickle.HIGHEST_PROTOCOL)
+            parsed += len(rows)
+            progress(20 * min(1.0, parsed / approx_rows), f"Parsing row {parsed:,}...")
         if parsed == 0:
             raise StatementError.at(0, "The file has no transactions.", file_name)
+        progress(20, f"Parsed {parsed:,} rows; validating...")
+        spool.seek(0)
+        with session_scope(sessions) as session:
+            bank = _bank_account(session, company_id, bank_account_id, statement)
+            progress(30, f"Validated {parsed:,} rows for {bank.name}")
+            fingerprint = FileFingerprinter(bank.id)
+            inserted = seen = 0
+            while seen < parsed:
+                batch: list[ParsedTransaction] = pickle.load(spool)  # this very call's own file
+                inserted += len(
+                    insert_transactions(
+                        session,
+                        company_id,
+                        bank.id,
+                        batch,
+                        source_file=file_name[:MAX_SOURCE_FILE],
+                        import_job_id=import_job_id,
+                        merchants=[merchant_key(r.description)[:MAX_MERCHANT] for r in batch],
+                        fingerprints=[fingerprint(r) for r in batch],
+                    )
+                )
+                seen += len(batch)
+                progress(30 + 20 * seen / parsed, f"Inserting transaction {seen:,}/{parsed:,}...")
     progress(50, f"Imported {parsed:,} rows ({inserted:,} new) into {bank.name}")
     return ImportCounts(parsed, inserted, parsed - inserted, bank.id)
 
