@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -249,20 +250,19 @@ def _raw_entry(conn: object, entry: str, lines: list[tuple[str, int, int]]) -> N
         ),
         {"id": entry},
     )
+    _raw_lines(execute, entry, lines)
+
+
+def _raw_lines(execute: Any, entry: str, lines: list[tuple[str, int, int]]) -> None:
     for i, (account, debit, credit) in enumerate(lines):
         execute(
             text(
                 "INSERT INTO lf_journal_lines (id, company_id, entry_id, account_id, debit_cents,"
                 " credit_cents) VALUES (:id, 'acme', :entry, :account, :debit, :credit)"
             ),
-            {
-                "id": f"{entry}_{i}",
-                "entry": entry,
-                "account": account,
-                "debit": debit,
-                "credit": credit,
-            },
-        )
+            {"id": f"{entry}_{i}", "entry": entry, "account": account, "debit": debit,
+             "credit": credit},
+        )  # fmt: skip
 
 
 def _raw_lines_then_entry(
@@ -271,20 +271,7 @@ def _raw_lines_then_entry(
     """Lines first, then (unless ``totals`` is None) their entry claiming ``totals``: the order
     bulk posting uses."""
     execute = conn.execute  # type: ignore[attr-defined]
-    for i, (account, debit, credit) in enumerate(lines):
-        execute(
-            text(
-                "INSERT INTO lf_journal_lines (id, company_id, entry_id, account_id, debit_cents,"
-                " credit_cents) VALUES (:id, 'acme', :entry, :account, :debit, :credit)"
-            ),
-            {
-                "id": f"{entry}_{i}",
-                "entry": entry,
-                "account": account,
-                "debit": debit,
-                "credit": credit,
-            },
-        )
+    _raw_lines(execute, entry, lines)
     if totals is not None:
         execute(
             text(
