@@ -78,11 +78,12 @@ def transaction_lines(
     """The two lines for a bank transaction (see the module docstring for the directions)."""
     debited, credited = _directions(amount_cents, category_account_id, ledger_account_id)
     amount = abs(amount_cents)
-    # Balanced by construction (one amount on both sides; the property test checks it).
-    return [
+    lines = [
         LineSpec(debited, debit_cents=amount, description=description),
         LineSpec(credited, credit_cents=amount, description=description),
     ]
+    check_balanced(lines)
+    return lines
 
 
 def _directions(

@@ -100,9 +100,9 @@ def import_statement(
 ) -> ImportCounts:
     """Parse and validate the whole file, then insert its new rows in one transaction.
 
-    The parsed rows are spooled to a temporary file rather than parsed a second time: memory
-    stays bounded, a bad file fails before anything is written (or locked), and the insert
-    reads back plain tuples instead of text.
+    The parsed rows are spooled (pickled, a batch at a time) to a temporary file rather than
+    parsed a second time: memory stays bounded, a bad file fails before anything is written
+    (or locked), and the insert reads back parsed rows instead of text.
     """
     statement = parse_statement(path, file_name=file_name)
     approx_rows = max(1, _count_lines(path) - 1)
