@@ -161,6 +161,35 @@ def test_enqueue_many_runs_all(queue: Queue, make_worker) -> None:  # type: igno
     assert sorted(j.result["echo"] for j in done) == list(range(300))
 
 
+def test_enqueue_many_stores_what_enqueue_stores(queue: Queue) -> None:
+    """The bulk paths (SQLite unpacks JSON in SQL, PostgreSQL COPYs) keep every value exact,
+    across the chunks a large batch is cut into."""
+    tricky = {"s": 'é\u2028"\\ \U0001f600', "f": 1.0, "g": 1e-7, "big": 2**63 - 1, "n": None,
+              "nested": [1, {"a": []}], "t": True}  # fmt: skip
+    options = {"meta": {"company_id": "acme", "file_name": "a.csv"}, "priority": 3,
+               "concurrency_key": "acme", "concurrency_limit": 1}  # fmt: skip
+    args = [{"value": i} for i in range(25_001)]
+    args[0] = args[12_345] = tricky
+    ids = queue.enqueue_many(jobtasks.echo, args, **options)  # type: ignore[arg-type]
+    single = queue.get(queue.enqueue(jobtasks.echo, **tricky, **options).id)  # type: ignore[arg-type]
+    assert len(ids) == len(set(ids)) == 25_001 and ids == sorted(ids)
+    shared = ("task", "queue", "meta", "company_id", "max_attempts", "priority", "timeout",
+              "concurrency_key", "concurrency_limit", "status", "progress", "attempts")  # fmt: skip
+    for index in (0, 12_345):
+        bulk = queue.get(ids[index])
+        assert bulk.args == tricky == single.args
+        assert {c: getattr(bulk, c) for c in shared} == {c: getattr(single, c) for c in shared}
+    assert queue.get(ids[25_000]).args == {"value": 25_000}
+    assert queue.get(ids[10_000]).args == {"value": 10_000}
+
+
+def test_enqueue_many_is_all_or_nothing(queue: Queue) -> None:
+    before = queue.list(limit=1).jobs
+    with pytest.raises(ConfigurationError):
+        queue.enqueue_many(jobtasks.echo, [{"value": i} for i in range(15_000)] + [{"value": {1}}])
+    assert queue.list(limit=1).jobs == before
+
+
 def test_retry_copies_a_failed_job(queue: Queue, make_worker) -> None:  # type: ignore[no-untyped-def]
     job = queue.enqueue(jobtasks.refuse, meta={"company_id": "acme"})
     make_worker(concurrency=1)
