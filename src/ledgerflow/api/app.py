@@ -16,12 +16,16 @@ from ..jobs import Queue, Worker
 from ..settings import AppSettings
 from .deps import Runtime
 from .events import JobEventHub
+from .jobcache import JobCache
 from .polls import JobPolls
 from .ratelimit import RateLimiter
 from .routes import admin, books, jobs, quickbooks, receipts, system
 from .uploads import BodyLimit, UploadTooLarge
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# How long a job read on PostgreSQL may answer polls when no announcement of a change comes:
+# only changes nobody announces (the TTL sweep's deletes) can make a copy that old.
+CACHED_JOB_SECONDS = 5.0
 DESCRIPTION = """
 ledgerflow's HTTP API. Sign in with `POST /api/auth/token` (email and password as an OAuth2
 password form), then send `Authorization: Bearer <token>` with every `/api` request.
@@ -43,13 +47,15 @@ def create_app(settings: AppSettings | None = None, *, worker_threads: int = 0) 
         upgrade_books(settings.database_url)
         engine = make_engine(settings.database_url)
         on_sqlite = settings.database_url.startswith("sqlite")
-        hub = JobEventHub(queue, recheck_seconds=0.25 if on_sqlite else 2.0)
+        jobs_cache = JobCache(queue, max_age=CACHED_JOB_SECONDS)
+        hub = JobEventHub(queue, jobs_cache, recheck_seconds=0.25 if on_sqlite else 2.0)
         app.state.runtime = Runtime(
             settings=settings,
             secret=settings.secret_key(),
             queue=queue,
             sessions=make_sessionmaker(engine),
             writers=make_sessionmaker(writer(engine)),
+            jobs=jobs_cache,
             hub=hub,
             limiter=RateLimiter(settings.job_rate_limit),
         )

@@ -17,6 +17,7 @@ from ..jobs import Queue
 from ..settings import AppSettings
 from ..tenancy import WRITERS, Principal, load_principal
 from .events import JobEventHub
+from .jobcache import JobCache
 from .ratelimit import RateLimiter
 from .security import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_ok, read_token
 
@@ -31,6 +32,7 @@ class Runtime:
     queue: Queue
     sessions: sessionmaker[Session]
     writers: sessionmaker[Session]
+    jobs: JobCache
     hub: JobEventHub
     limiter: RateLimiter
     _principals: dict[str, tuple[float, Principal]] = field(default_factory=dict)

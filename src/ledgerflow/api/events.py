@@ -1,9 +1,10 @@
 """Live job events for Server-Sent Events streams.
 
 One hub per API process watches job changes (LISTEN/NOTIFY on PostgreSQL, so changes made by
-workers in any process arrive; in-process signals on SQLite) and wakes the streams watching
-that job. Every stream also re-reads its job on a timer, which covers SQLite workers running in
-other processes and any notification lost while a connection was down.
+workers in any process arrive; in-process signals on SQLite), wakes the streams watching that
+job and tells the process's ``JobCache`` to forget it. Every stream also re-reads its job on a
+timer, which covers SQLite workers running in other processes and any notification lost while
+a connection was down.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from ..jobs import Job, JobNotFound, Queue
+from .jobcache import JobCache
 from .schemas import JobOut
 
 KEEPALIVE_SECONDS = 15.0
 
 
 class JobEventHub:
-    def __init__(self, queue: Queue, recheck_seconds: float) -> None:
+    def __init__(self, queue: Queue, cache: JobCache, recheck_seconds: float) -> None:
         self._queue = queue
+        self._cache = cache
         self._recheck = recheck_seconds
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
@@ -33,8 +36,12 @@ class JobEventHub:
         self._watcher.close()
 
     def _changed(self, job_id: str) -> None:
+        self._cache.forget(job_id)
         with self._lock:
-            waiters = list(self._waiters.get(job_id, ()))
+            if job_id:
+                waiters = list(self._waiters.get(job_id, ()))
+            else:  # announcements may have been lost: every stream re-reads
+                waiters = [w for ws in self._waiters.values() for w in ws]
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
 

@@ -67,8 +67,9 @@ class JobPolls:
         if principal is None:
             return None
         try:
-            # One read by primary key on the event loop: cheaper than the hop to a thread.
-            job = runtime.queue.get(job_id)
+            # From memory while unchanged (PostgreSQL), else one read by primary key on the
+            # event loop: cheaper than the hop to a thread.
+            job = runtime.jobs.get(job_id)
         except JobNotFound:
             return None
         if job.company_id is None or principal.role_in(job.company_id) is None:

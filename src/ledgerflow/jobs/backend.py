@@ -51,6 +51,9 @@ class Watcher(Protocol):
 
 class Backend(Protocol):
     url: str
+    shared_changes: bool
+    """Whether ``watch_changes`` hears every process's changes (PostgreSQL's NOTIFY), so that a
+    reader may keep a job it read until it hears that the job changed."""
 
     def migrate(self) -> None: ...
 
@@ -104,8 +107,11 @@ class Backend(Protocol):
     def watch_changes(self, on_change: Callable[[str], None]) -> Watcher:
         """Call ``on_change(job_id)`` when a job changes: here, or (PostgreSQL) in any process.
 
-        On SQLite only this process's changes are announced; watchers of jobs run by other
-        processes must also re-read on a timer.
+        This process's changes are announced as soon as they commit, before the call that made
+        them returns. ``on_change("")`` says announcements may have been lost (the listener
+        reconnected): whatever a watcher kept may be stale. On SQLite only this process's
+        changes are announced; watchers of jobs run by other processes must also re-read on a
+        timer.
         """
 
     def wake_local(self) -> None:

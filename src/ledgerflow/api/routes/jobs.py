@@ -89,7 +89,7 @@ def start_job(
 def visible_job(runtime: Runtime, principal: Principal, job_id: str) -> Job:
     """The job if the caller belongs to its company; 404 exactly as for a missing job."""
     try:
-        job = runtime.queue.get(job_id)
+        job = runtime.jobs.get(job_id)
     except JobNotFound:
         raise not_found("Job not found.") from None
     require_member(principal, job.company_id, "Job")

@@ -20,7 +20,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from ..backend import ClaimRequest
 from ..models import Job, NewJob
-from ..notify import WORK, subscribe
+from ..notify import CHANGES, WORK, subscribe
 from .claim import CLAIM_SET, ORDER, claim_candidates, claim_params
 from .sql import SqlBackend
 from .statements import (
@@ -153,7 +153,7 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     def watch(self, on_signal: Callable[[], None]) -> NotifyWatcher:
         return NotifyWatcher(self, CHANNEL, lambda _: on_signal(), local_channel=WORK)
 
-    local_changes = False
+    shared_changes = True
 
     def announce_changes(self, conn: psycopg.Connection[Any], job_ids: Sequence[str]) -> None:
         conn.execute(
@@ -162,11 +162,7 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         )
 
     def watch_changes(self, on_change: Callable[[str], None]) -> NotifyWatcher:
-        def forward(job_id: str) -> None:
-            if job_id:  # an empty payload only says "reconnected"
-                on_change(job_id)
-
-        return NotifyWatcher(self, CHANGES_CHANNEL, forward)
+        return NotifyWatcher(self, CHANGES_CHANNEL, on_change, local_channel=CHANGES)
 
 
 class NotifyWatcher:

@@ -101,8 +101,7 @@ class SqlBackend(ABC, Generic[C]):
     def driver_connection(self, connection: object) -> C:
         """The driver connection behind a caller's connection (DB-API or SQLAlchemy)."""
 
-    local_changes: bool
-    """Whether ``changed`` must also publish in-process (no cross-process channel reaches us)."""
+    shared_changes: bool
 
     @abstractmethod
     def announce_changes(self, conn: C, job_ids: Sequence[str]) -> None:
@@ -352,12 +351,15 @@ class SqlBackend(ABC, Generic[C]):
         publish(WORK, self.url)
 
     def changed(self, conn: C, job_ids: Sequence[str]) -> Callable[[], None]:
-        """Announce changed jobs inside the transaction; returns what to call after commit."""
+        """Announce changed jobs inside the transaction; returns what to call after commit.
+
+        That call tells this process's watchers at once: the caller's next read of a job it
+        just changed must not be answered from a copy that waits for the announcement to
+        come back over the network.
+        """
         if not job_ids:
             return lambda: None
         self.announce_changes(conn, job_ids)
-        if not self.local_changes:
-            return lambda: None
 
         def publish_all() -> None:
             for job_id in job_ids:

@@ -99,7 +99,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             return raw
         raise ConfigurationError(f"not a SQLite connection: {connection!r}")
 
-    local_changes = True
+    shared_changes = False
 
     def announce_changes(self, conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
         """Only in-process listeners can hear SQLite: ``changed`` publishes after commit."""
