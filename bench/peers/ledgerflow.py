@@ -64,7 +64,10 @@ class _Ledgerflow(Adapter):
     def prefill(self, n: int, kind: str = "noop") -> dict[str, Any]:
         if kind == "noop":
             self.enqueue_bulk(n)
-        elif kind == "keyed":  # spread over KEYS companies; the limit is the default (2)
+        elif kind == "keyed":  # KEYS companies' jobs arriving mixed; the default limit (2)
+            for i in range(n):
+                self.queue.enqueue(noop, i=i, concurrency_key=f"co_{i % KEYS}")
+        elif kind == "keyed-blocks":  # each company's jobs enqueued at once, one after another
             for k in range(KEYS):
                 args = [{"i": i} for i in range(k, n, KEYS)]
                 self.queue.enqueue_many(noop, args, concurrency_key=f"co_{k}")
