@@ -9,6 +9,7 @@ import socket
 import click
 
 from .client_cli import register as register_client_commands
+from .heap import settle_heap
 from .jobs import Queue
 from .settings import AppSettings, redact
 
@@ -63,8 +64,6 @@ def worker(
     runner = queue.worker(
         queues=[q.strip() for q in queues.split(",") if q.strip()], concurrency=concurrency
     )
-    from .server import settle_heap
-
     settle_heap()
     runner.run_forever(
         started=lambda w: click.echo(
