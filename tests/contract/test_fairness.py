@@ -80,3 +80,14 @@ def test_a_keys_limit_is_its_first_jobs_and_each_job_keeps_its_own(queue: Queue)
     high_first += enqueue(queue, 1, concurrency_key="n", concurrency_limit=3)
     claimed = claim(queue, 100)
     assert claimed == [low_first[0], high_first[0], high_first[2]], claimed
+
+
+def test_a_small_claim_reads_only_keys_that_can_contribute(queue: Queue) -> None:
+    # A claim for fewer jobs than there are keys skips the keys whose first job comes after the
+    # claim's last candidate. A key whose first job is not due still counts by its due jobs.
+    late_ready = enqueue(queue, 1, concurrency_key="late")
+    enqueue(queue, 1, concurrency_key="late", priority=9, delay=100)  # the key's head, not due
+    lines = [enqueue(queue, 2, concurrency_key=f"k{k}") for k in range(10)]
+    urgent = enqueue(queue, 1, concurrency_key="k9", priority=5)
+    assert claim(queue, 3) == [*urgent, *late_ready, lines[0][0]]
+    assert claim(queue, 3) == [lines[0][1], lines[1][0], lines[1][1]]

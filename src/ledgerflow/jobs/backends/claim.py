@@ -11,7 +11,9 @@ Two ways to find those jobs, each cheap where the other is not:
 
 * few keys, however many jobs: walk the keys that have pending jobs, one index seek each (a
   "loose index scan" of ``lf_jobs_claim_keyed``), and read each key's line only as deep as it
-  has free slots. The cost grows with the keys, not with their jobs.
+  has free slots. The cost grows with the keys, not with their jobs. A key's first job comes
+  before all its others, so when ``:limit`` due first jobs of other keys come before it, the
+  key can give this claim nothing and its line is not read: a small claim reads few lines.
 * many keys: rank every pending keyed job in one ordered pass of the same index, which costs
   about a microsecond a job, where the walk costs several per key.
 
@@ -34,22 +36,44 @@ WALK_KEYS = 128
 
 _KEYED = "status = 'pending' AND concurrency_key IS NOT NULL"
 _PENDING = "status = 'pending' AND run_at <= :now"
-_WALK = (
-    "WITH RECURSIVE keys (k, n) AS ("
-    f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {_KEYED}"
-    f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
-    f" AND concurrency_key > keys.k), n + 1 FROM keys WHERE keys.k IS NOT NULL"
-    f" AND n <= {WALK_KEYS}),"
-    # One pass over the running jobs (few: as many as the workers have threads), joined by key.
-    " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
-    " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
-    # MATERIALIZED: inlined, each key's subquery would run once per reference to it.
-    " counted AS MATERIALIZED (SELECT keys.k, (SELECT concurrency_limit FROM lf_jobs"
-    f" WHERE {_KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1) AS lim,"
-    " COALESCE(running.n, 0) AS running FROM keys LEFT JOIN running ON running.k = keys.k"
-    " WHERE keys.k IS NOT NULL),"
-    " free AS (SELECT k, running, lim - running AS slots FROM counted WHERE lim > running)"
-)
+
+
+def _walk(queues: str, lateral: bool) -> str:
+    """The keys with pending jobs, how many more each may run, and which of them to read."""
+    first_pending = f"FROM lf_jobs WHERE {_KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1"
+    if lateral:
+        columns = "concurrency_limit, priority, run_at, id, queue"
+        head = f"CROSS JOIN LATERAL (SELECT {columns} {first_pending}) AS head"
+    else:  # the subquery finds the id in the index; the join reads that one row
+        head = f"JOIN lf_jobs head ON head.id = (SELECT id {first_pending})"
+    return (
+        "WITH RECURSIVE keys (k, n) AS ("
+        f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {_KEYED}"
+        f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
+        f" AND concurrency_key > keys.k), n + 1 FROM keys WHERE keys.k IS NOT NULL"
+        f" AND n <= {WALK_KEYS}),"
+        # One pass over the running jobs (few: as many as the workers have threads), by key.
+        " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
+        " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
+        # Each key's head: its first pending job, which sets the key's limit and comes before
+        # every other job of the key. MATERIALIZED: inlined, each key's subquery would run
+        # once per reference to it.
+        " counted AS MATERIALIZED (SELECT keys.k, head.concurrency_limit AS lim,"
+        " head.priority, head.run_at, head.id, COALESCE(running.n, 0) AS running,"
+        f" head.run_at <= :now AND head.queue IN ({queues}) AS ready FROM keys {head}"
+        " LEFT JOIN running ON running.k = keys.k WHERE keys.k IS NOT NULL),"
+        " open AS (SELECT * FROM counted WHERE lim > running),"
+        # A ready head of a key with room is a candidate itself. When :limit of them come
+        # before a key's head, no job of that key can be taken: its line is not read.
+        " cut AS (SELECT priority, run_at, id FROM open WHERE ready"
+        f" {ORDER} LIMIT 1 OFFSET :limit - 1),"
+        " free AS (SELECT open.k, open.running, open.lim - open.running AS slots FROM open"
+        " LEFT JOIN cut ON TRUE WHERE cut.id IS NULL OR open.priority > cut.priority"
+        " OR (open.priority = cut.priority AND (open.run_at < cut.run_at"
+        " OR (open.run_at = cut.run_at AND open.id <= cut.id))))"
+    )
+
+
 # Evaluated once: the branch whose test is false is never run.
 _FEW_KEYS = f"(SELECT count(*) FROM keys WHERE k IS NOT NULL) <= {WALK_KEYS}"
 # The ranking pass's own gate: a row, or none, that the pass is joined to as the outer loop
@@ -101,7 +125,7 @@ def claim_candidates(queue_count: int, lateral: bool) -> str:
         " AND rank <= lim - COALESCE(running.n, 0)"
     )
     return (
-        f"{_WALK} SELECT id FROM ({unkeyed} UNION ALL {walked} UNION ALL {ranked})"
+        f"{_walk(queues, lateral)} SELECT id FROM ({unkeyed} UNION ALL {walked} UNION ALL {ranked})"
         f" AS candidates {ORDER} LIMIT :limit"
     )
 
