@@ -34,7 +34,9 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 from categorize import database, write_statement
+from ledgerflow import job_types
 from ledgerflow.books.chart import add_bank_account
+from ledgerflow.jobs import Queue
 from ledgerflow.server import session_for
 from ledgerflow.tenancy import create_user, new_company
 
@@ -239,15 +241,16 @@ def run_engine(engine: str, args: argparse.Namespace, tmp: Path) -> dict[str, ob
                 return ids
 
             job_ids = start_imports("poll")
-            queued = [
-                httpx.post(  # on SQLite an import's insert stage holds the write lock a while
-                    f"{url}/api/jobs/categorize",
-                    headers=auth,
-                    json={"company_id": "bench"},
-                    timeout=60,
-                ).json()["job_id"]
-                for _ in range(args.pollers - len(job_ids))
-            ]
+            # Jobs queued behind the imports (the company's limit holds them), written in one
+            # transaction: over HTTP, each would wait for SQLite's write lock behind the imports'
+            # inserts, and the imports would be over before the polls began.
+            with Queue(db_url) as queue:
+                queued = queue.enqueue_many(
+                    job_types.CATEGORIZE,
+                    [{"company_id": "bench", "limit": None}] * (args.pollers - len(job_ids)),
+                    meta={"company_id": "bench"},
+                    concurrency_key="bench",
+                )
             results: dict[str, object] = {"engine": engine}
             for phase, polled, etag in PHASES:
                 cpu_before = cpu_seconds(server.pid)
