@@ -30,10 +30,10 @@ def queue(db_url: str) -> Iterator[Queue]:
 @pytest.fixture
 def cache(queue: Queue) -> Iterator[JobCache]:
     cache = JobCache(queue, max_age=60.0)
+    seen: list[str] = []
+    cache.forget = lambda job_id, forget=cache.forget: (seen.append(job_id), forget(job_id))  # type: ignore[method-assign]
     hub = JobEventHub(queue, cache, recheck_seconds=1.0)
-    if cache.enabled:  # the listener connects in the background and then says so
-        seen: list[str] = []
-        cache.forget = lambda job_id, forget=cache.forget: (seen.append(job_id), forget(job_id))  # type: ignore[method-assign]
+    if cache.enabled:  # the listener connects in the background, then says so with ""
         wait_for(lambda: "" in seen)
     yield cache
     hub.close()
