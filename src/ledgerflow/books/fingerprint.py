@@ -59,9 +59,8 @@ def transaction_fingerprint(
     _check_amount(amount_cents)
     if occurrence < 0:
         raise ValueError("occurrence must be >= 0")
-    external = (external_id or "").strip()
-    normalized = "" if external else normalize_description(description)
-    return _digest(bank_account_id, date, amount_cents, normalized, external, occurrence)
+    normalized = normalize_description(description)
+    return _digest(bank_account_id, date, amount_cents, normalized, external_id, occurrence)
 
 
 def _check_amount(amount_cents: object) -> None:
@@ -74,9 +73,11 @@ def _digest(
     date: dt.date,
     amount_cents: int,
     normalized: str,
-    external: str,
+    external_id: str | None,
     occurrence: int,
 ) -> str:
+    """The digest of a row: by its bank's own id when it has one, else by its contents."""
+    external = (external_id or "").strip()
     if external:
         parts = [VERSION, "ext", bank_account_id, external]
     else:
@@ -121,14 +122,13 @@ class FileFingerprinter:
         occurrence = counts[key]
         counts[key] += 1
         self._last_row[row.date] = self._rows
-        external = (row.external_id or "").strip()
         # The description is normalized once per row, for the count and the digest alike.
         return _digest(
             self._bank_account_id,
             row.date,
             row.amount_cents,
-            "" if external else normalized,
-            external,
+            normalized,
+            row.external_id,
             occurrence,
         )
 

@@ -6,7 +6,6 @@ Fingerprints decide what is new (``fingerprint.py``); ``ON CONFLICT DO NOTHING``
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol, cast
 
@@ -14,25 +13,17 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from .bulk import insert_rows
-from .fingerprint import file_fingerprints
+from .fingerprint import FingerprintRow, file_fingerprints
 from .models import BankAccount, Transaction, new_ids, utcnow
 
 _ID_CHUNK = 500
 
 
-class ImportRow(Protocol):
+class ImportRow(FingerprintRow, Protocol):
     """One parsed bank row (the importers' ``ParsedTransaction`` fits)."""
 
     @property
-    def date(self) -> dt.date: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def amount_cents(self) -> int: ...
-    @property
     def currency(self) -> str: ...
-    @property
-    def external_id(self) -> str | None: ...
     @property
     def memo(self) -> str | None: ...
 
