@@ -54,18 +54,23 @@ class JobCache:
         try:
             job = self._queue.get(job_id)
         except BaseException:
-            with self._lock:
-                if self._tickets.get(job_id) is ticket:
-                    del self._tickets[job_id]
+            self._settle(job_id, ticket, None, now)
             raise
-        with self._lock:
-            if self._tickets.get(job_id) is ticket:
-                del self._tickets[job_id]
-                self._kept.pop(job_id, None)
-                if len(self._kept) >= MAX_ENTRIES:
-                    del self._kept[next(iter(self._kept))]  # the longest kept
-                self._kept[job_id] = (now + self._max_age, job)
+        self._settle(job_id, ticket, job, now)
         return job
+
+    def _settle(self, job_id: str, ticket: object, job: Job | None, read_at: float) -> None:
+        """End a read: keep what it found, unless an announcement cancelled its ticket."""
+        with self._lock:
+            if self._tickets.get(job_id) is not ticket:
+                return
+            del self._tickets[job_id]
+            if job is None:
+                return
+            self._kept.pop(job_id, None)  # re-inserted last, so eviction takes the oldest
+            if len(self._kept) >= MAX_ENTRIES:
+                del self._kept[next(iter(self._kept))]
+            self._kept[job_id] = (read_at + self._max_age, job)
 
     def forget(self, job_id: str) -> None:
         """The job changed (or, for ``""``, anything may have): stop answering from memory."""
