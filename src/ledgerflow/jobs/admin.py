@@ -27,7 +27,7 @@ from .errors import ConfigurationError
 from .ids import _encode
 from .models import Job, JobStatus, WorkerInfo
 from .queue import JobPage
-from .schema import HAS_FILE_NAME
+from .schema import HAS_FILE_NAME, LIVE, UNSUCCESSFUL
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -60,17 +60,16 @@ EXPIRED = (
     f"SELECT {SELECT} FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
     " ORDER BY lease_expires_at LIMIT :limit"
 )
-# The IN terms repeat the partial indexes' predicates: SQLite uses a partial index only when
-# the query states its condition, and PostgreSQL cannot prove it from a bound parameter.
-_LIVE = "status IN ('pending', 'running')"
-_UNSUCCESSFUL = "status IN ('failed', 'cancelled')"
+# The queries state the partial indexes' own predicates (schema.py): SQLite uses a partial
+# index only when the query states its condition, and PostgreSQL cannot prove it from a bound
+# parameter.
 OVERDUE = (
-    f"SELECT {SELECT} FROM lf_jobs WHERE {_LIVE} AND status = 'pending' AND run_at < :before"
+    f"SELECT {SELECT} FROM lf_jobs WHERE {LIVE} AND status = 'pending' AND run_at < :before"
     " ORDER BY run_at LIMIT :limit"
 )
 COUNT_EXPIRED = "SELECT count(*) FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
 COUNT_OVERDUE = (
-    f"SELECT count(*) FROM lf_jobs WHERE {_LIVE} AND status = 'pending' AND run_at < :before"
+    f"SELECT count(*) FROM lf_jobs WHERE {LIVE} AND status = 'pending' AND run_at < :before"
 )
 # A running job whose lease ran out belongs to nobody: the admin may end it at once. A late
 # finisher's write is fenced on status = 'running' and so cannot undo this.
@@ -377,7 +376,7 @@ class JobsAdmin:
         if flt.status is not None:  # a literal from the enum, so partial indexes apply
             status = JobStatus(flt.status).value
             unsuccessful = status in ("failed", "cancelled")
-            clauses.append(f"{_UNSUCCESSFUL} AND " * unsuccessful + f"status = '{status}'")
+            clauses.append(f"{UNSUCCESSFUL} AND " * unsuccessful + f"status = '{status}'")
         if flt.created_from is not None:
             clauses.append("created_at >= :created_from AND id >= :id_from")
             params.update(created_from=flt.created_from, id_from=id_bound(flt.created_from, False))
