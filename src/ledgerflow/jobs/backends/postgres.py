@@ -9,7 +9,7 @@ Connections carry TCP keepalives on both ends, so a peer that vanished is notice
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -45,6 +45,7 @@ _SERVER_KEEPALIVE = {
     "tcp_keepalives_count": 3,
     "tcp_user_timeout": 15000,
 }
+_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
 CHANNEL = "lf_jobs"
 CHANGES_CHANNEL = "lf_job_events"
 _COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
@@ -117,6 +118,10 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
 
     def sql(self, statement: str) -> str:
         return to_pyformat(statement)
+
+    def rows_table(self, columns: Mapping[str, str]) -> str:
+        types = ", ".join(f"{name} {_TYPES[kind]}" for name, kind in columns.items())
+        return f"json_to_recordset(CAST(:rows AS json)) AS v({types})"
 
     def driver_connection(self, connection: object) -> psycopg.Connection[Any]:
         from ..errors import ConfigurationError

@@ -7,7 +7,7 @@ wake-ups) is left to the subclasses in ``sqlite.py`` and ``postgres.py``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
@@ -37,7 +37,9 @@ from .statements import (
     INSERT_JOB,
     INSERT_JOB_IDEMPOTENT,
     LEAD,
+    OUTCOME_COLUMNS,
     PROGRESS,
+    PROGRESS_COLUMNS,
     RESCUE,
     RUN_SECONDS,
     RUN_SECONDS_BUCKETS,
@@ -47,10 +49,12 @@ from .statements import (
     SWEEP_JOBS,
     SWEEP_WORKERS,
     WORKERS,
+    dumps,
     insert_params,
     list_query,
-    outcome_params,
+    outcome_row,
     pending_job,
+    progress_row,
     row_to_job,
 )
 
@@ -96,6 +100,10 @@ class SqlBackend(ABC, Generic[C]):
 
     @abstractmethod
     def claim(self, conn: C, request: ClaimRequest) -> list[Job]: ...
+
+    @abstractmethod
+    def rows_table(self, columns: Mapping[str, str]) -> str:
+        """``:rows``, a JSON array of objects, as a table ``v`` of these columns and types."""
 
     @abstractmethod
     def driver_connection(self, connection: object) -> C:
@@ -218,24 +226,16 @@ class SqlBackend(ABC, Generic[C]):
             return []
 
         def exchange(conn: C) -> list[Job]:
+            outcome_rows = self.rows_table(OUTCOME_COLUMNS)
             for kind, statement in FINISH.items():
-                self.executemany(
-                    conn, statement, [outcome_params(o) for o in outcomes if o.kind is kind]
+                rows = [outcome_row(o) for o in outcomes if o.kind is kind]
+                if rows:
+                    self.execute(conn, statement.format(rows=outcome_rows), {"rows": dumps(rows)})
+            if progress:
+                statement = PROGRESS.format(
+                    greatest=self.greatest, rows=self.rows_table(PROGRESS_COLUMNS)
                 )
-            self.executemany(
-                conn,
-                PROGRESS.format(greatest=self.greatest),
-                [
-                    {
-                        "id": p.job_id,
-                        "worker": p.worker_id,
-                        "attempt": p.attempt,
-                        "progress": p.progress,
-                        "message": p.message,
-                    }
-                    for p in progress
-                ],
-            )
+                self.execute(conn, statement, {"rows": dumps([progress_row(p) for p in progress])})
             jobs = self.claim(conn, claim) if claim is not None else []
             changed = [o.job_id for o in outcomes] + [p.job_id for p in progress]
             after.append(self.changed(conn, changed + [j.id for j in jobs]))

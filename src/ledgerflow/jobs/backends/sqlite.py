@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,10 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 60000")
         return conn
+
+    def rows_table(self, columns: Mapping[str, str]) -> str:
+        parts = ", ".join(f"value ->> '{name}' AS {name}" for name in columns)
+        return f"(SELECT {parts} FROM json_each(:rows)) AS v"
 
     def close_connection(self, conn: sqlite3.Connection) -> None:
         conn.close()
