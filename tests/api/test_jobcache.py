@@ -8,6 +8,7 @@ through this process's queue, a NOTIFY from another connection, a listener recon
 from __future__ import annotations
 
 from collections.abc import Iterator
+from unittest.mock import patch
 
 import jobtasks
 import psycopg
@@ -17,7 +18,6 @@ from helpers import wait_for
 from ledgerflow.api.events import JobEventHub
 from ledgerflow.api.jobcache import JobCache
 from ledgerflow.jobs import Queue
-from ledgerflow.jobs.backends.postgres import CHANGES_CHANNEL
 
 
 @pytest.fixture
@@ -70,12 +70,17 @@ def test_another_process_change_is_seen_when_announced(
 ) -> None:
     if not cache.enabled:
         pytest.skip("SQLite keeps nothing")
-    job = queue.enqueue(jobtasks.noop)
-    cache.get(job.id)
-    set_message_silently(queue, job.id, "from elsewhere")
+    jobs = [queue.enqueue(jobtasks.noop) for _ in range(3)]
+    for job in jobs:
+        cache.get(job.id)
+        set_message_silently(queue, job.id, "from elsewhere")
     with psycopg.connect(db_url, autocommit=True) as other:
-        other.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, job.id))
-    wait_for(lambda: cache.get(job.id).message == "from elsewhere", timeout=5)
+        # Another worker's batch: many ids to a notification (two to each here).
+        announce = queue.backend.announce_changes  # type: ignore[attr-defined]
+        with patch("ledgerflow.jobs.backends.postgres._IDS_PER_NOTIFY", 2):
+            announce(other, [job.id for job in jobs])
+    for job in jobs:
+        wait_for(lambda job=job: cache.get(job.id).message == "from elsewhere", timeout=5)
 
 
 def test_a_read_overtaken_by_an_announcement_is_not_kept(queue: Queue, cache: JobCache) -> None:

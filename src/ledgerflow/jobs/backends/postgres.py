@@ -48,6 +48,7 @@ _SERVER_KEEPALIVE = {
 _TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
 CHANNEL = "lf_jobs"
 CHANGES_CHANNEL = "lf_job_events"
+_IDS_PER_NOTIFY = 200  # job ids are at most 32 characters
 _COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 _CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
 _RETURNING = ", ".join("j." + c for c in SELECT.split(", "))
@@ -161,13 +162,22 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     shared_changes = True
 
     def announce_changes(self, conn: psycopg.Connection[Any], job_ids: Sequence[str]) -> None:
+        # Ids travel comma-joined, _IDS_PER_NOTIFY to a payload (under NOTIFY's 8,000 bytes):
+        # a worker's batch is one or two notifications to queue and to read, not one per job.
+        payloads = [
+            ",".join(job_ids[i : i + _IDS_PER_NOTIFY])
+            for i in range(0, len(job_ids), _IDS_PER_NOTIFY)
+        ]
         conn.execute(
-            "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id",
-            (CHANGES_CHANNEL, list(job_ids)),
+            "SELECT pg_notify(%s, ids) FROM unnest(%s::text[]) AS ids", (CHANGES_CHANNEL, payloads)
         )
 
     def watch_changes(self, on_change: Callable[[str], None]) -> NotifyWatcher:
-        return NotifyWatcher(self, CHANGES_CHANNEL, on_change, local_channel=CHANGES)
+        def each_id(payload: str) -> None:
+            for job_id in payload.split(","):  # "" stays "": announcements may have been lost
+                on_change(job_id)
+
+        return NotifyWatcher(self, CHANGES_CHANNEL, each_id, local_channel=CHANGES)
 
 
 class NotifyWatcher:
