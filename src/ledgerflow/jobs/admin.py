@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .backends.sql import SqlBackend
-from .backends.statements import SELECT, row_to_job
+from .backends.statements import SELECT, newest_first, row_to_job
 from .errors import ConfigurationError
 from .ids import _encode
 from .models import Job, JobStatus, WorkerInfo
@@ -398,8 +398,8 @@ class JobsAdmin:
         if flt.cursor is not None:
             clauses.append("id < :cursor")
             params["cursor"] = flt.cursor
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        return f"SELECT {SELECT} FROM lf_jobs {where}ORDER BY id DESC LIMIT :limit", params
+        by_status = flt.company_id is not None and flt.status is None and flt.job_id is None
+        return newest_first(clauses, by_status), params
 
     # --- actions -------------------------------------------------------------------------
     def retry(self, job_id: str) -> Job:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import BackendError
 
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "lf_jobs_alembic_version"
 
 

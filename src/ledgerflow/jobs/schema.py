@@ -117,7 +117,6 @@ Index(
     sqlite_where=text("finished_at IS NOT NULL"),
     postgresql_where=text("finished_at IS NOT NULL"),
 )
-Index("lf_jobs_company", jobs.c.company_id, jobs.c.id)
 Index("lf_jobs_company_status", jobs.c.company_id, jobs.c.status, jobs.c.id)
 Index(
     "lf_jobs_idempotency",

@@ -36,6 +36,11 @@ RETRY_AFTER_ERROR = 1.0
 # Claim ahead of free threads only as much work as runs in this long: short jobs then arrive in
 # large batches (few transactions), while long jobs are never hoarded away from other workers.
 PREFETCH_SECONDS = 0.05
+# The most jobs one claim takes (reached only by jobs shorter than PREFETCH_SECONDS / 256).
+# Each exchange has a fixed cost (a commit; with concurrency keys, a visit to every key), so
+# very short jobs go faster in bigger batches: against 128, 10,000 no-op jobs ran a median of
+# 25 % faster on SQLite (60 % with 100 keys) and 19 % with keys on PostgreSQL.
+BATCH_SIZE = 256
 
 
 @dataclass(eq=False)
@@ -64,7 +69,7 @@ class Worker:
         shutdown_grace: float | None = None,
         poll_interval: float | None = None,
         maintenance: bool = True,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         settings = queue.settings
         self.queue = queue
