@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 
 import ledgerflow.jobs
 from ledgerflow.jobs import Queue
-from ledgerflow.jobs.migrate import sqlalchemy_url
-from ledgerflow.jobs.schema import metadata
+from ledgerflow.jobs.migrate import alembic_config, sqlalchemy_url
+from ledgerflow.jobs.schema import jobs, metadata
 
 
 def test_migrated_schema_equals_declared(queue: Queue, db_url: str) -> None:
@@ -40,11 +40,65 @@ def test_migrating_twice_is_harmless(db_url: str) -> None:
     Queue(db_url).close()
 
 
+def _sqlite_table(conn: sa.Connection) -> str:
+    return str(conn.scalar(sa.text("SELECT sql FROM sqlite_master WHERE name = 'lf_jobs'")))
+
+
+def _status_check(conn: sa.Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        return next(line for line in _sqlite_table(conn).splitlines() if "lf_jobs_status" in line)
+    return str(
+        conn.scalar(
+            sa.text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conname = 'lf_jobs_status'"
+            )
+        )
+    )
+
+
+def test_checks_are_rewritten_both_ways_and_keep_meaning(queue: Queue, db_url: str) -> None:
+    from alembic import command
+
+    config = alembic_config(db_url)
+    engine = sa.create_engine(sqlalchemy_url(db_url))
+    try:
+        with engine.connect() as conn:
+            assert " IN " not in _status_check(conn) and "ANY" not in _status_check(conn)
+            if conn.dialect.name == "sqlite":
+                table = str(
+                    conn.scalar(sa.text("SELECT sql FROM sqlite_master WHERE name = 'lf_jobs'"))
+                )
+                for check in jobs.constraints:
+                    if isinstance(check, sa.CheckConstraint):
+                        assert f"CHECK ({check.sqltext})" in table
+        command.downgrade(config, "0003")  # type: ignore[arg-type]
+        with engine.connect() as conn:
+            assert " IN " in _status_check(conn) or "ANY" in _status_check(conn)
+        command.upgrade(config, "head")  # type: ignore[arg-type]
+        with engine.connect() as conn:
+            assert " IN " not in _status_check(conn) and "ANY" not in _status_check(conn)
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.execute(sa.text(INSERT), {**_ROW, "status": "paused"})
+    finally:
+        engine.dispose()
+
+
 INSERT = (
     "INSERT INTO lf_jobs (id, task, status, run_at, created_at, finished_at, worker_id,"
     " started_at, lease_expires_at, progress, max_attempts) VALUES"
     " (:id, 't', :status, 0, 0, :finished_at, :worker_id, :started, :lease, :progress, 1)"
 )
+
+
+_ROW = {
+    "id": "job_impossible",
+    "finished_at": None,
+    "worker_id": "w",
+    "started": 1.0,
+    "lease": 1.0,
+    "progress": 0,
+}
 
 
 @pytest.mark.parametrize(
@@ -58,15 +112,7 @@ INSERT = (
     ],
 )
 def test_schema_rejects_impossible_rows(queue: Queue, db_url: str, row: dict[str, object]) -> None:
-    params = {
-        "id": f"job_{time.time_ns()}",
-        "finished_at": None,
-        "worker_id": "w",
-        "started": 1.0,
-        "lease": 1.0,
-        "progress": 0,
-        **row,
-    }
+    params = {**_ROW, "id": f"job_{time.time_ns()}", **row}
     engine = sa.create_engine(sqlalchemy_url(db_url))
     try:
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import BackendError
 
-HEAD = "0003"
+HEAD = "0004"
 VERSION_TABLE = "lf_jobs_alembic_version"
 
 
