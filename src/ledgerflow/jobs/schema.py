@@ -28,6 +28,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 
+def identifier(length: int) -> String:
+    """A name or key, compared bytewise on every engine: under a linguistic collation each
+    PostgreSQL index comparison went through the C library's (migration 0005)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def one_of(column: str, *values: str) -> str:
     """``column`` equals one of ``values``, written out as ORs. SQLite rebuilds the lookup
     table of an ``IN`` list of three or more values for every row a CHECK tests: as lists,
@@ -41,13 +47,13 @@ FINAL = one_of("status", "complete", "failed", "cancelled")
 jobs = Table(
     "lf_jobs",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("queue", String(64), nullable=False, server_default="default"),
-    Column("task", String(200), nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("id", identifier(32), primary_key=True),
+    Column("queue", identifier(64), nullable=False, server_default="default"),
+    Column("task", identifier(200), nullable=False),
+    Column("status", identifier(16), nullable=False, server_default="pending"),
     Column("args", Text, nullable=False, server_default="{}"),
     Column("meta", Text, nullable=False, server_default="{}"),
-    Column("company_id", String(200), nullable=False, server_default=""),
+    Column("company_id", identifier(200), nullable=False, server_default=""),
     Column("progress", Integer, nullable=False, server_default="0"),
     Column("message", Text),
     Column("result", Text),
@@ -62,9 +68,9 @@ jobs = Table(
     Column("started_at", Float(53)),
     Column("finished_at", Float(53)),
     Column("lease_expires_at", Float(53)),
-    Column("worker_id", String(32)),
-    Column("idempotency_key", String(200)),
-    Column("concurrency_key", String(200)),
+    Column("worker_id", identifier(32)),
+    Column("idempotency_key", identifier(200)),
+    Column("concurrency_key", identifier(200)),
     Column("concurrency_limit", Integer),
     Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False, server_default="0"),
