@@ -31,6 +31,7 @@ class JobContext:
 
     __slots__ = (
         "_abort",
+        "_asked",
         "_database_url",
         "_flushed_at",
         "_message",
@@ -56,7 +57,7 @@ class JobContext:
         self._message: str | None = None
         self._abort: AbortReason | None = None
         self._flushed_at = time.monotonic()
-        self.dirty = False
+        self.dirty = self._asked = False
 
     @property
     def id(self) -> str:
@@ -90,7 +91,11 @@ class JobContext:
         if message is not None:
             self._message = message
         self.dirty = True
-        if value == 100 or time.monotonic() - self._flushed_at >= PROGRESS_INTERVAL:
+        if value == 100 or (
+            not self._asked and time.monotonic() - self._flushed_at >= PROGRESS_INTERVAL
+        ):
+            # Once per write: until the worker takes it, asking again only costs the task.
+            self._asked = True
             self._on_urgent()
 
     def check_cancelled(self) -> None:
@@ -117,7 +122,7 @@ class JobContext:
             return None
         if not force and self._progress < 100 and now - self._flushed_at < PROGRESS_INTERVAL:
             return None
-        self.dirty = False
+        self.dirty = self._asked = False
         self._flushed_at = now
         return ProgressUpdate(
             self.job.id, self._worker_id, self.job.attempts, self._progress, self._message

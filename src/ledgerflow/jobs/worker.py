@@ -206,7 +206,10 @@ class Worker:
                 # pending jobs behind for, and nothing else would announce it.
                 poll_due = now - last_claim >= self.poll_interval or self._freed_key_slot
                 claim = self._claim_request(poll_due)
-            progress = [u for h in self._held.values() if (u := h.ctx.take_update(now))]
+            # When one job's progress is due, every job's goes with it: the jobs' writes fall
+            # into step and share the coordinator's wake-ups and transactions.
+            due = any(h.ctx.due_in(now) == 0.0 for h in self._held.values())
+            progress = [u for h in self._held.values() if (u := h.ctx.take_update(now, due))]
             if claim is not None or progress or self._unwritten:
                 signals = self._signals
                 try:
