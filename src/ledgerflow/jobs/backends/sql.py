@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from ..backend import ClaimRequest, RescueReport
@@ -18,6 +19,7 @@ from ..models import (
     ListFilter,
     NewJob,
     Outcome,
+    OutcomeKind,
     ProgressUpdate,
     QueueStats,
     RunTimes,
@@ -225,17 +227,16 @@ class SqlBackend(ABC, Generic[C]):
         if claim is not None and not outcomes and not progress and not self.has_ready(claim.now):
             return []
 
+        finish, write_progress = self._batched_writes
+
         def exchange(conn: C) -> list[Job]:
-            outcome_rows = self.rows_table(OUTCOME_COLUMNS)
-            for kind, statement in FINISH.items():
+            for kind, statement in finish.items():
                 rows = [outcome_row(o) for o in outcomes if o.kind is kind]
                 if rows:
-                    self.execute(conn, statement.format(rows=outcome_rows), {"rows": dumps(rows)})
+                    self.execute(conn, statement, {"rows": dumps(rows)})
             if progress:
-                statement = PROGRESS.format(
-                    greatest=self.greatest, rows=self.rows_table(PROGRESS_COLUMNS)
-                )
-                self.execute(conn, statement, {"rows": dumps([progress_row(p) for p in progress])})
+                rows = [progress_row(p) for p in progress]
+                self.execute(conn, write_progress, {"rows": dumps(rows)})
             jobs = self.claim(conn, claim) if claim is not None else []
             changed = [o.job_id for o in outcomes] + [p.job_id for p in progress]
             after.append(self.changed(conn, changed + [j.id for j in jobs]))
@@ -246,6 +247,15 @@ class SqlBackend(ABC, Generic[C]):
         for publish_changes in after:
             publish_changes()
         return claimed
+
+    @cached_property
+    def _batched_writes(self) -> tuple[dict[OutcomeKind, str], str]:
+        """The worker's batch statements (per kind of outcome, and progress) in this engine's
+        dialect, built once instead of on every exchange."""
+        outcome_rows = self.rows_table(OUTCOME_COLUMNS)
+        finish = {kind: statement.format(rows=outcome_rows) for kind, statement in FINISH.items()}
+        progress_rows = self.rows_table(PROGRESS_COLUMNS)
+        return finish, PROGRESS.format(greatest=self.greatest, rows=progress_rows)
 
     def has_ready(self, now: float) -> bool:
         return self.run(

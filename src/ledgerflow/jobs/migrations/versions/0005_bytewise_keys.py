@@ -20,7 +20,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of the columns and their lengths (schema.KEY_COLUMNS when this was written).
+# Frozen copy of the columns schema.py declared with ``identifier()`` when this was written.
 COLUMNS = {
     "id": 32,
     "queue": 64,
