@@ -27,6 +27,7 @@ import platform
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -410,16 +411,22 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
         out["keyed_blocks"] = processing("keyed-blocks", n)
         say(f"  {system} processing {n:,} over {KEYS} keys: {per_s(out['keyed'])} mixed, "
             f"{per_s(out['keyed_blocks'])} in blocks")  # fmt: skip
-    # 7: progress cost: the same jobs without and with ctx.progress, alternating per repeat.
+    # 7: progress cost: the same jobs without and with ctx.progress, as pairs of adjacent runs
+    # (AB, BA, AB…). This VM's speed drifts by a quarter within minutes, several times what
+    # is measured here: a median of per-pair changes cancels the drift, medians apart do not.
     if "progress" in args.scenarios:
         jobs = args.progress_jobs
         work: dict[str, list[dict[str, Any]]] = {"work": [], "work-progress": []}
-        for k in range(args.repeat):  # ABAB… then BABA…: drift hits both variants alike
+        for k in range(2 * args.repeat):
             for kind in list(work)[:: 1 if k % 2 == 0 else -1]:
                 steps = [("prefill", {"n": jobs, "kind": kind}),
                          ("process", {"n": jobs, "slow": True})]  # fmt: skip
                 work[kind].append(group(steps))
         out["progress"] = {kind: median_run(results) for kind, results in work.items()}
+        out["progress"]["paired"] = {
+            key: paired_change(work["work"], work["work-progress"], key)
+            for key in ("jobs_per_s", "cpu_ms_per_job")
+        }
         say(f"  {system} {jobs} x {WORK_ITERATIONS}-step jobs: "
             f"{per_s(out['progress']['work'])} plain, "
             f"{per_s(out['progress']['work-progress'])} with progress")  # fmt: skip
@@ -674,15 +681,19 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
             f"{f'{unit:.0f} µs here' if unit else '~20 µs'}) calling "
             f'`ctx.progress(i / 10, f"{{i}}/{WORK_ITERATIONS}")` every step vs never. CPU/job '
             "is the worker process's CPU time per job: unlike jobs/s it barely moves with other "
-            "load on the machine.",
+            f"load on the machine. Changes are the median over {2 * args.repeat} pairs of "
+            "adjacent runs (each pair's change in brackets, in %); the columns of rates are "
+            "medians of all runs of a variant.",
             "",
         ]
         rows = []
         for r in progress:
             plain, prog = r["progress"]["work"], r["progress"]["work-progress"]
             rows.append([
-                r["system"], fmt_rate(plain), fmt_rate(prog), change(plain, prog),
-                fmt_cpu(plain), fmt_cpu(prog), change(plain, prog, "cpu_ms_per_job"),
+                r["system"], fmt_rate(plain), fmt_rate(prog),
+                fmt_change(r["progress"].get("paired", {}).get("jobs_per_s")),
+                fmt_cpu(plain), fmt_cpu(prog),
+                fmt_change(r["progress"].get("paired", {}).get("cpu_ms_per_job")),
             ])  # fmt: skip
         lines += table(
             ["System", "No progress (jobs/s)", "Progress every step (jobs/s)",
@@ -691,6 +702,27 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
             rows,
         )  # fmt: skip
     return lines
+
+
+def paired_change(
+    base: list[dict[str, Any]], other: list[dict[str, Any]], key: str
+) -> dict[str, Any] | None:
+    """The median over adjacent runs of ``other[key] / base[key] - 1``, with every pair's."""
+    pairs = [
+        b[key] / a[key] - 1
+        for a, b in zip(base, other, strict=True)
+        if isinstance(a.get(key), float | int) and isinstance(b.get(key), float | int) and a[key]
+    ]
+    if not pairs:
+        return None
+    return {"median": statistics.median(pairs), "pairs": pairs}
+
+
+def fmt_change(paired: dict[str, Any] | None) -> str:
+    if paired is None:
+        return DASH
+    spread = ", ".join(f"{p * 100:+.0f}" for p in paired["pairs"])
+    return f"{paired['median'] * 100:+.1f} % (pairs: {spread})"
 
 
 def change(
@@ -834,7 +866,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.n = args.n or (1000 if quick else 10_000)
     args.one = args.one or (200 if quick else 2000)
     args.probes = args.probes or (50 if quick else 200)
-    args.progress_jobs = args.progress_jobs or (50 if quick else 500)
+    args.progress_jobs = args.progress_jobs or (50 if quick else 250)
     args.repeat = args.repeat or (1 if quick else 3)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in peers.SYSTEMS]

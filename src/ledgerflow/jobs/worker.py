@@ -98,7 +98,7 @@ class Worker:
         self._signals_seen = -1
         self._freed_key_slot = False
         self._inbox: SimpleQueue[_Held | None] = SimpleQueue()
-        self._outbox: SimpleQueue[tuple[_Held, Outcome | None]] = SimpleQueue()
+        self._outbox: SimpleQueue[tuple[_Held, Outcome | None, float]] = SimpleQueue()
         self._held: dict[str, _Held] = {}
         self._unwritten: list[Outcome] = []
         self._stopping = threading.Event()
@@ -175,7 +175,8 @@ class Worker:
                 return
             held.slot = slot
             held.started = time.monotonic()
-            self._outbox.put((held, run_job(held.ctx, self.id)))
+            outcome = run_job(held.ctx, self.id)
+            self._outbox.put((held, outcome, time.monotonic() - held.started))
             self._wake.set()
             if slot.retired:
                 return
@@ -193,7 +194,7 @@ class Worker:
             self._wake.wait(self._wait_time())
             self._wake.clear()
             now = time.monotonic()
-            self._collect_outcomes(now)
+            self._collect_outcomes()
             self._enforce_timeouts(now)
             if self._stopping.is_set() and shutdown_deadline is None:
                 shutdown_deadline = now + self.shutdown_grace
@@ -274,10 +275,10 @@ class Worker:
             self._held[job.id] = held
             self._inbox.put(held)
 
-    def _collect_outcomes(self, now: float) -> None:
+    def _collect_outcomes(self) -> None:
         while True:
             try:
-                held, outcome = self._outbox.get_nowait()
+                held, outcome, seconds = self._outbox.get_nowait()
             except Empty:
                 return
             job_id = held.ctx.job.id
@@ -285,8 +286,9 @@ class Worker:
                 continue  # already settled here: timed out, lost or released
             del self._held[job_id]
             self.processed += 1
-            if held.started is not None:
-                self._avg_runtime = 0.9 * self._avg_runtime + 0.1 * (now - held.started)
+            # Timed by the executor: the wait until this thread collects the outcome (a whole
+            # exchange, for short jobs) would make jobs look slower and shrink the prefetch.
+            self._avg_runtime = 0.9 * self._avg_runtime + 0.1 * seconds
             if outcome is not None:
                 self._unwritten.append(outcome)
                 self._freed_key_slot |= held.ctx.job.concurrency_key is not None
