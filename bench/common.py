@@ -472,3 +472,6 @@ class Adapter(ABC):
 
     def row_size(self) -> dict[str, Any]:
         raise NotSupported(f"{self.name}: no row-size measurement")
+
+    def task_cpu(self) -> dict[str, Any]:
+        raise NotSupported(f"{self.name}: no per-job CPU measurement")

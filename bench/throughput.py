@@ -102,9 +102,14 @@ def step_prefill(a: Adapter, n: int, kind: str, timeout: float) -> dict[str, Any
     return out
 
 
-def step_process(a: Adapter, n: int, timeout: float, slow: bool = False) -> dict[str, Any]:
+def step_process(
+    a: Adapter, n: int, timeout: float, slow: bool = False, task_cpu: bool = False
+) -> dict[str, Any]:
     a.setup(fresh=False)
-    return a.run_workers(n, timeout)
+    out = a.run_workers(n, timeout)
+    if task_cpu:
+        out["task_cpu"] = a.task_cpu()
+    return out
 
 
 def step_latency(
@@ -427,9 +432,14 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
             key: paired_change(work["work"], work["work-progress"], key)
             for key in ("jobs_per_s", "cpu_ms_per_job")
         }
+        # Both variants alternating in one run: each job's own thread CPU, free of the drift.
+        steps = [("prefill", {"n": 2 * jobs, "kind": "work-alternating"}),
+                 ("process", {"n": 2 * jobs, "slow": True, "task_cpu": True})]  # fmt: skip
+        out["progress"]["alternating"] = group(steps)
         say(f"  {system} {jobs} x {WORK_ITERATIONS}-step jobs: "
             f"{per_s(out['progress']['work'])} plain, "
-            f"{per_s(out['progress']['work-progress'])} with progress")  # fmt: skip
+            f"{per_s(out['progress']['work-progress'])} with progress; task CPU "
+            f"{fmt_task_cpu(out['progress']['alternating'].get('task_cpu'))[2]}")  # fmt: skip
     return out
 
 
@@ -683,7 +693,10 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
             "is the worker process's CPU time per job: unlike jobs/s it barely moves with other "
             f"load on the machine. Changes are the median over {2 * args.repeat} pairs of "
             "adjacent runs (each pair's change in brackets, in %); the columns of rates are "
-            "medians of all runs of a variant.",
+            "medians of all runs of a variant. The last three columns come from one more run "
+            f"of {2 * args.progress_jobs} jobs, the two variants alternating in one queue: the "
+            "median CPU time of the job's own thread (what `ctx.progress` costs the task; "
+            "the writes happen on the worker's coordinator thread).",
             "",
         ]
         rows = []
@@ -694,11 +707,13 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
                 fmt_change(r["progress"].get("paired", {}).get("jobs_per_s")),
                 fmt_cpu(plain), fmt_cpu(prog),
                 fmt_change(r["progress"].get("paired", {}).get("cpu_ms_per_job")),
+                *fmt_task_cpu(r["progress"].get("alternating", {}).get("task_cpu")),
             ])  # fmt: skip
         lines += table(
             ["System", "No progress (jobs/s)", "Progress every step (jobs/s)",
              "Throughput change", "CPU/job, no progress (ms)", "CPU/job, progress (ms)",
-             "CPU change"],
+             "CPU change", "Task CPU/job, alternating: no progress (ms)", "… progress (ms)",
+             "Task CPU change"],
             rows,
         )  # fmt: skip
     return lines
@@ -723,6 +738,12 @@ def fmt_change(paired: dict[str, Any] | None) -> str:
         return DASH
     spread = ", ".join(f"{p * 100:+.0f}" for p in paired["pairs"])
     return f"{paired['median'] * 100:+.1f} % (pairs: {spread})"
+
+
+def fmt_task_cpu(cpu: dict[str, Any] | None) -> list[str]:
+    if not cpu:
+        return [DASH] * 3
+    return [f"{cpu['plain_ms']:.2f}", f"{cpu['progress_ms']:.2f}", f"{cpu['change'] * 100:+.1f} %"]
 
 
 def change(

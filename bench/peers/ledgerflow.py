@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,14 +37,16 @@ def noop(ctx: JobContext, i: int) -> None:
 
 
 @task(name="bench.work", max_attempts=1)
-def work(ctx: JobContext, iterations: int, report: bool) -> int:
-    """``iterations`` units of fixed arithmetic, reporting progress every iteration if asked."""
+def work(ctx: JobContext, iterations: int, report: bool) -> float:
+    """``iterations`` units of fixed arithmetic, reporting progress every iteration if asked;
+    returns the CPU seconds its own thread spent."""
+    started = time.thread_time()
     acc = 0
     for i in range(iterations):
         acc ^= unit_of_work(i)
         if report:
             ctx.progress(100 * i / iterations, f"{i}/{iterations}")
-    return acc
+    return time.thread_time() - started + 0 * acc
 
 
 class _Ledgerflow(Adapter):
@@ -74,12 +78,31 @@ class _Ledgerflow(Adapter):
         elif kind in ("work", "work-progress"):
             args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
             self.queue.enqueue_many(work, [args] * n)
+        elif kind == "work-alternating":  # both variants side by side in one run
+            reports = (False, True)
+            self.queue.enqueue_many(
+                work, [{"iterations": WORK_ITERATIONS, "report": reports[i % 2]} for i in range(n)]
+            )
         else:
             raise NotSupported(f"{self.name}: no {kind!r} jobs")
         return {}
 
     def count(self, status: str) -> int:
         raise NotImplementedError
+
+    def task_cpu(self) -> dict[str, Any]:
+        """Median thread CPU of the completed ``work`` jobs, without and with progress."""
+        seconds: dict[bool, list[float]] = {False: [], True: []}
+        cursor = None
+        while True:
+            page = self.queue.list(task="bench.work", status="complete", limit=500, cursor=cursor)
+            for job in page.jobs:
+                seconds[bool(job.args["report"])].append(float(job.result))  # type: ignore[arg-type]
+            if (cursor := page.next_cursor) is None:
+                break
+        plain, report = (statistics.median(seconds[r]) * 1000 for r in (False, True))
+        return {"jobs": [len(seconds[False]), len(seconds[True])], "plain_ms": plain,
+                "progress_ms": report, "change": report / plain - 1}  # fmt: skip
 
     def completed(self) -> int:
         return self.count("complete")

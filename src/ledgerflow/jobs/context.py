@@ -33,7 +33,7 @@ class JobContext:
         "_abort",
         "_asked",
         "_database_url",
-        "_flushed_at",
+        "_due_at",
         "_message",
         "_on_urgent",
         "_progress",
@@ -56,7 +56,7 @@ class JobContext:
         self._progress = 0
         self._message: str | None = None
         self._abort: AbortReason | None = None
-        self._flushed_at = time.monotonic()
+        self._due_at = time.monotonic() + PROGRESS_INTERVAL
         self.dirty = self._asked = False
 
     @property
@@ -82,19 +82,21 @@ class JobContext:
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Report ``percent`` (0–100, never going back) and an optional message."""
+        # The hot path of a tight loop: no builtin calls but int() and, until the write is
+        # due, one clock read.
         if self._abort is not None:
             raise Cancelled(f"job {self.job.id} {self._abort.value}")
-        value = min(100, max(self._progress, int(percent)))
-        if value == self._progress and (message is None or message == self._message):
+        value = int(percent)
+        if value > self._progress:
+            self._progress = value if value < 100 else 100
+        elif message is None or message == self._message:
             return
-        self._progress = value
         if message is not None:
             self._message = message
         self.dirty = True
-        if value == 100 or (
-            not self._asked and time.monotonic() - self._flushed_at >= PROGRESS_INTERVAL
-        ):
-            # Once per write: until the worker takes it, asking again only costs the task.
+        # Once per write: until the worker takes it (at once for 100 %), asking again only
+        # costs the task.
+        if not self._asked and (self._progress == 100 or time.monotonic() >= self._due_at):
             self._asked = True
             self._on_urgent()
 
@@ -120,10 +122,10 @@ class JobContext:
         """The pending write, if one is due (every 250 ms, or at once at 100 %)."""
         if not self.dirty:
             return None
-        if not force and self._progress < 100 and now - self._flushed_at < PROGRESS_INTERVAL:
+        if not force and self._progress < 100 and now < self._due_at:
             return None
         self.dirty = self._asked = False
-        self._flushed_at = now
+        self._due_at = now + PROGRESS_INTERVAL
         return ProgressUpdate(
             self.job.id, self._worker_id, self.job.attempts, self._progress, self._message
         )
@@ -131,4 +133,4 @@ class JobContext:
     def due_in(self, now: float) -> float | None:
         if not self.dirty:
             return None
-        return max(0.0, self._flushed_at + PROGRESS_INTERVAL - now)
+        return max(0.0, self._due_at - now)
