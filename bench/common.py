@@ -35,6 +35,7 @@ LATENCY_GAP = (0.020, 0.050)  # seconds between latency probes (uniform, seeded)
 LATENCY_SETTLE = 0.5  # idle time after the warm-up probe, before the first measured one
 KEYS = 100  # concurrency keys for the ledgerflow fairness scenario
 WORK_ITERATIONS = 1000  # iterations of the progress-cost task
+SHORT_ITERATIONS = 30  # iterations of a "short" job: ~1 ms, still far below real jobs
 UNIT_STEPS = 600  # inner steps of one unit of work: ~20 µs of arithmetic on a 2020s x86 core
 
 

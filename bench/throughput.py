@@ -46,6 +46,7 @@ from common import (
     LATENCY_GAP,
     LEDGERFLOW_KNOBS,
     REPO_DIR,
+    SHORT_ITERATIONS,
     UNIT_STEPS,
     WORK_ITERATIONS,
     WORKERS,
@@ -409,24 +410,42 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
 
     if not system.startswith("ledgerflow"):
         return out
+
     # 6: the per-company limit on (KEYS keys, default limit 2) vs off (the run above), with
     # the companies' jobs arriving mixed, and in one block per company.
+    # Variants compared as rounds of adjacent runs, each round in the reverse order of the
+    # last (AB, BA, AB…). This VM's speed drifts by a quarter within minutes, several times
+    # the differences measured here: a median of per-round changes cancels the drift, medians
+    # taken apart do not.
+    def rounds(kinds: list[str], jobs: int, slow: bool) -> dict[str, list[dict[str, Any]]]:
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+        for k in range(2 * args.repeat):
+            for kind in kinds[:: 1 if k % 2 == 0 else -1]:
+                steps = [("prefill", {"n": jobs, "kind": kind}),
+                         ("process", {"n": jobs, "slow": slow})]  # fmt: skip
+                runs[kind].append(group(steps))
+        return runs
+
     if "keyed" in args.scenarios:
         out["keyed"] = processing("keyed", n)
         out["keyed_blocks"] = processing("keyed-blocks", n)
         say(f"  {system} processing {n:,} over {KEYS} keys: {per_s(out['keyed'])} mixed, "
             f"{per_s(out['keyed_blocks'])} in blocks")  # fmt: skip
-    # 7: progress cost: the same jobs without and with ctx.progress, as pairs of adjacent runs
-    # (AB, BA, AB…). This VM's speed drifts by a quarter within minutes, several times what
-    # is measured here: a median of per-pair changes cancels the drift, medians apart do not.
+        # The same with jobs of ~1 ms, the shortest a real job gets.
+        short = rounds(["short", "short-keyed", "short-keyed-blocks"], args.short_jobs, True)
+        out["keyed_short"] = {kind: median_run(results) for kind, results in short.items()}
+        out["keyed_short"]["paired"] = {
+            kind: paired_change(short["short"], short[kind], "jobs_per_s")
+            for kind in ("short-keyed", "short-keyed-blocks")
+        }
+        paired = out["keyed_short"]["paired"]
+        say(f"  {system} {args.short_jobs:,} ~1 ms jobs over {KEYS} keys: "
+            f"{fmt_change(paired['short-keyed'])} mixed, "
+            f"{fmt_change(paired['short-keyed-blocks'])} in blocks")  # fmt: skip
+    # 7: progress cost: the same jobs without and with ctx.progress.
     if "progress" in args.scenarios:
         jobs = args.progress_jobs
-        work: dict[str, list[dict[str, Any]]] = {"work": [], "work-progress": []}
-        for k in range(2 * args.repeat):
-            for kind in list(work)[:: 1 if k % 2 == 0 else -1]:
-                steps = [("prefill", {"n": jobs, "kind": kind}),
-                         ("process", {"n": jobs, "slow": True})]  # fmt: skip
-                work[kind].append(group(steps))
+        work = rounds(["work", "work-progress"], jobs, True)
         out["progress"] = {kind: median_run(results) for kind, results in work.items()}
         out["progress"]["paired"] = {
             key: paired_change(work["work"], work["work-progress"], key)
@@ -680,6 +699,25 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
             ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
              "Limit on, blocks (jobs/s)", "Change"], rows,
         )  # fmt: skip
+        lines += ["", f"The same with {args.short_jobs:,} jobs of {SHORT_ITERATIONS} units of "
+                  "work (~1 ms), in rounds of adjacent runs (off, mixed, blocks; then the "
+                  f"reverse): changes are the median over {2 * args.repeat} rounds (each "
+                  "round's in brackets, in %), rates the median of all runs.", ""]  # fmt: skip
+        rows = []
+        for r in keyed:
+            short = r.get("keyed_short")
+            if not short:
+                continue
+            rows.append([
+                r["system"], fmt_rate(short["short"]), fmt_rate(short["short-keyed"]),
+                fmt_change(short["paired"]["short-keyed"]),
+                fmt_rate(short["short-keyed-blocks"]),
+                fmt_change(short["paired"]["short-keyed-blocks"]),
+            ])  # fmt: skip
+        lines += table(
+            ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
+             "Limit on, blocks (jobs/s)", "Change"], rows,
+        )  # fmt: skip
     progress = [r for r in results if "progress" in r]
     if progress:
         units = [r["progress"]["work"].get("prefill", {}).get("unit_us") for r in progress]
@@ -857,7 +895,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--one", type=int, help="single enqueue calls timed (default 2000; quick 200)")
     p.add_argument("--probes", type=int, help="latency probes (default 200; quick 50)")
     p.add_argument(
-        "--progress-jobs", type=int, help="jobs per progress-cost run (default 500; quick 50)"
+        "--progress-jobs", type=int, help="jobs per progress-cost run (default 250; quick 50)"
+    )
+    p.add_argument(
+        "--short-jobs",
+        type=int,
+        help="~1 ms jobs per run of the per-company limit's short-job rounds (default 2000)",
     )
     p.add_argument(
         "--repeat", type=int, help="runs per throughput number, median shown (default 3; quick 1)"
@@ -888,6 +931,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.one = args.one or (200 if quick else 2000)
     args.probes = args.probes or (50 if quick else 200)
     args.progress_jobs = args.progress_jobs or (50 if quick else 250)
+    args.short_jobs = args.short_jobs or (200 if quick else 2000)
     args.repeat = args.repeat or (1 if quick else 3)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in peers.SYSTEMS]
@@ -897,7 +941,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         p.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    if min(args.n, args.one, args.probes, args.progress_jobs, args.repeat) < 1:
+    if min(args.n, args.one, args.probes, args.progress_jobs, args.short_jobs, args.repeat) < 1:
         p.error("counts must be positive")
     return args
 

@@ -18,6 +18,7 @@ import psycopg
 
 from common import (
     KEYS,
+    SHORT_ITERATIONS,
     WORK_ITERATIONS,
     WORKERS,
     Adapter,
@@ -66,15 +67,22 @@ class _Ledgerflow(Adapter):
         self.queue.enqueue_many(noop, [{"i": i} for i in range(n)])
 
     def prefill(self, n: int, kind: str = "noop") -> dict[str, Any]:
-        if kind == "noop":
-            self.enqueue_bulk(n)
-        elif kind == "keyed":  # KEYS companies' jobs arriving mixed; the default limit (2)
+        # "short…" kinds: jobs of SHORT_ITERATIONS units of work (~1 ms) instead of no-ops.
+        job, make_args = (
+            (work, lambda i: {"iterations": SHORT_ITERATIONS, "report": False})
+            if kind.startswith("short")
+            else (noop, lambda i: {"i": i})
+        )
+        layout = kind.removeprefix("short").strip("-") or "noop"
+        if layout == "noop":
+            self.queue.enqueue_many(job, [make_args(i) for i in range(n)])
+        elif layout == "keyed":  # KEYS companies' jobs arriving mixed; the default limit (2)
             for i in range(n):
-                self.queue.enqueue(noop, i=i, concurrency_key=f"co_{i % KEYS}")
-        elif kind == "keyed-blocks":  # each company's jobs enqueued at once, one after another
+                self.queue.enqueue(job, **make_args(i), concurrency_key=f"co_{i % KEYS}")
+        elif layout == "keyed-blocks":  # each company's jobs enqueued at once, one by one
             for k in range(KEYS):
-                args = [{"i": i} for i in range(k, n, KEYS)]
-                self.queue.enqueue_many(noop, args, concurrency_key=f"co_{k}")
+                args = [make_args(i) for i in range(k, n, KEYS)]
+                self.queue.enqueue_many(job, args, concurrency_key=f"co_{k}")
         elif kind in ("work", "work-progress"):
             args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
             self.queue.enqueue_many(work, [args] * n)
