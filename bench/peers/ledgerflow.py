@@ -74,15 +74,24 @@ class _Ledgerflow(Adapter):
             else (noop, lambda i: {"i": i})
         )
         layout = kind.removeprefix("short").strip("-") or "noop"
+        # Companies as the API enqueues them: the company in the meta and, with the limit on,
+        # as the concurrency key too (default limit 2).
         if layout == "noop":
             self.queue.enqueue_many(job, [make_args(i) for i in range(n)])
-        elif layout == "keyed":  # KEYS companies' jobs arriving mixed; the default limit (2)
+        elif layout in ("companies", "keyed"):  # KEYS companies' jobs arriving mixed
             for i in range(n):
-                self.queue.enqueue(job, **make_args(i), concurrency_key=f"co_{i % KEYS}")
+                company = f"co_{i % KEYS}"
+                key = company if layout == "keyed" else None
+                self.queue.enqueue(
+                    job, **make_args(i), meta={"company_id": company}, concurrency_key=key
+                )
         elif layout == "keyed-blocks":  # each company's jobs enqueued at once, one by one
             for k in range(KEYS):
                 args = [make_args(i) for i in range(k, n, KEYS)]
-                self.queue.enqueue_many(job, args, concurrency_key=f"co_{k}")
+                company = f"co_{k}"
+                self.queue.enqueue_many(
+                    job, args, meta={"company_id": company}, concurrency_key=company
+                )
         elif kind in ("work", "work-progress"):
             args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
             self.queue.enqueue_many(work, [args] * n)
