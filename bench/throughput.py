@@ -857,16 +857,18 @@ def enqueue_only_report(info: dict[str, Any], rows: list[dict[str, Any]], n: int
     body = []
     for r in rows:
         if "error" in r:
-            body.append([r["system"], "error", "", "", "", "", ""])
+            body.append([r["system"], "error", "", "", "", "", "", ""])
             continue
         row = r["row"]
+        every = ", ".join(f"{rate:,.0f}" for rate in r.get("all", []) if rate)
         body.append([
-            r["system"], f"{r['seconds']:.2f}", fmt_rate(r), fmt_mb(r["rss_kb"]),
+            r["system"], f"{r['seconds']:.2f}", fmt_rate(r), every, fmt_mb(r["rss_kb"]),
             f"{row['avg_row_bytes']:.0f}", f"{row['table_bytes_per_row']:.0f}",
             f"{row['total_bytes_per_row']:.0f}",
         ])  # fmt: skip
     lines += table(
-        ["Engine", "Seconds", "Jobs/s", "Enqueuer peak RSS (MiB)", "Avg row (bytes)",
+        ["Engine", "Seconds", "Jobs/s (median)", "All runs", "Enqueuer peak RSS (MiB)",
+         "Avg row (bytes)",
          "Table bytes/row", "Table + indexes bytes/row"],
         body,
     )  # fmt: skip
@@ -991,11 +993,13 @@ def main(argv: list[str]) -> int:
 
     try:
         if args.enqueue_only:
-            rows = []
-            for s in systems:
-                say(f"[{s}] enqueue_many of {args.enqueue_only:,} jobs")
-                steps = [("enqueue_only", {"n": args.enqueue_only})]
-                rows.append({"system": s, **run_group(services, s, classes[s], steps)})
+            runs: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
+            for k in range(args.repeat):  # engines take turns: drift hits them alike
+                for s in systems:
+                    say(f"[{s}] enqueue_many of {args.enqueue_only:,} jobs ({k + 1})")
+                    steps = [("enqueue_only", {"n": args.enqueue_only})]
+                    runs[s].append(run_group(services, s, classes[s], steps))
+            rows = [{"system": s, **median_run(r)} for s, r in runs.items()]
             info["loadavg_end"] = os.getloadavg()
             text = enqueue_only_report(info, rows, args.enqueue_only)
             data: dict[str, Any] = {"machine": info, "args": vars_json(args), "results": rows}
