@@ -411,8 +411,6 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
     if not system.startswith("ledgerflow"):
         return out
 
-    # 6: the per-company limit on (KEYS keys, default limit 2) vs off (the run above), with
-    # the companies' jobs arriving mixed, and in one block per company.
     # Variants compared as rounds of adjacent runs, each round in the reverse order of the
     # last (AB, BA, AB…). This VM's speed drifts by a quarter within minutes, several times
     # the differences measured here: a median of per-round changes cancels the drift, medians
@@ -426,6 +424,8 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
                 runs[kind].append(group(steps))
         return runs
 
+    # 6: the per-company limit on (KEYS companies as keys, default limit 2) vs off (the same
+    # companies' jobs), with the jobs arriving mixed, and in one block per company.
     if "keyed" in args.scenarios:
         out["companies"] = processing("companies", n)
         out["keyed"] = processing("keyed", n)
@@ -683,6 +683,10 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
     return lines
 
 
+KEYED_COLUMNS = ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
+                 "Limit on, blocks (jobs/s)", "Change"]  # fmt: skip
+
+
 def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
     lines: list[str] = []
     keyed = [r for r in results if "keyed" in r]
@@ -699,10 +703,7 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
             off, on, blocks = r.get("companies"), r["keyed"], r.get("keyed_blocks")
             rows.append([r["system"], fmt_rate(off), fmt_rate(on), change(off, on),
                          fmt_rate(blocks), change(off, blocks)])  # fmt: skip
-        lines += table(
-            ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
-             "Limit on, blocks (jobs/s)", "Change"], rows,
-        )  # fmt: skip
+        lines += table(KEYED_COLUMNS, rows)
         lines += ["", f"The same with {args.short_jobs:,} jobs of {SHORT_ITERATIONS} units of "
                   "work (~1 ms), in rounds of adjacent runs (off, mixed, blocks; then the "
                   f"reverse): changes are the median over {2 * args.repeat} rounds (each "
@@ -718,10 +719,7 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
                 fmt_rate(short["short-keyed-blocks"]),
                 fmt_change(short["paired"]["short-keyed-blocks"]),
             ])  # fmt: skip
-        lines += table(
-            ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
-             "Limit on, blocks (jobs/s)", "Change"], rows,
-        )  # fmt: skip
+        lines += table(KEYED_COLUMNS, rows)
     progress = [r for r in results if "progress" in r]
     if progress:
         units = [r["progress"]["work"].get("prefill", {}).get("unit_us") for r in progress]
