@@ -75,13 +75,15 @@ def test_depth_counts_live_jobs_by_type_and_status(admin_world: AdminWorld) -> N
         admin_world.queue,
         *[job_row(task="t.import", status="pending", created_at=now - 50 - i) for i in range(3)],
         job_row(task="t.import", status="pending", run_at=now + 3600),  # scheduled
+        # Under the per-company limit: counted with the others, and the oldest of them.
+        job_row(task="t.import", status="pending", created_at=now - 70, concurrency_key="acme"),
         job_row(task="t.import", status="running"),
         job_row(task="t.export", status="running", queue="slow"),
         job_row(task="t.export", status="complete"),
         job_row(task="t.export", status="failed"),
     )
     body = admin_world.client.get("/api/admin/depth", headers=admin_world.auth()).json()
-    assert (body["pending"], body["running"]) == (4, 2)
+    assert (body["pending"], body["running"]) == (5, 2)
     rows = {(r["queue"], r["type"], r["status"]): r for r in body["rows"]}
     assert set(rows) == {
         ("default", "t.import", "pending"),
@@ -89,9 +91,9 @@ def test_depth_counts_live_jobs_by_type_and_status(admin_world: AdminWorld) -> N
         ("slow", "t.export", "running"),
     }
     pending = rows[("default", "t.import", "pending")]
-    assert (pending["count"], pending["ready"]) == (4, 3)
+    assert (pending["count"], pending["ready"]) == (5, 4)
     oldest = dt.datetime.fromisoformat(pending["oldest_run_at"]).timestamp()
-    assert oldest == pytest.approx(now - 52, abs=0.01)
+    assert oldest == pytest.approx(now - 70, abs=0.01)
 
 
 def finished(task: str, status: str, at: float, seconds: float, **fields: Any) -> dict[str, Any]:
@@ -179,10 +181,11 @@ def test_failed_and_stuck_jobs(admin_world: AdminWorld) -> None:
             attempts=3, meta=meta, company_id="globex",
         ),
     )  # fmt: skip
-    expired, overdue, _, _ = insert_jobs(
+    expired, overdue, overdue_keyed, _, _ = insert_jobs(
         queue,
         job_row(status="running", lease_expires_at=now - 5, worker_id="wrk_dead"),
         job_row(status="pending", created_at=now - 4000),
+        job_row(status="pending", created_at=now - 3000, concurrency_key="acme"),
         job_row(status="pending", created_at=now - 10),  # due, but not for long
         job_row(status="running"),  # lease still good
     )
@@ -205,9 +208,12 @@ def test_failed_and_stuck_jobs(admin_world: AdminWorld) -> None:
     stuck = client.get("/api/admin/jobs/stuck", headers=auth).json()
     assert [j["id"] for j in stuck["expired"]] == [expired] and stuck["expired_total"] == 1
     assert stuck["expired"][0]["rescue_pending"] is True
-    assert [j["id"] for j in stuck["overdue"]] == [overdue] and stuck["overdue_total"] == 1
+    assert [j["id"] for j in stuck["overdue"]] == [overdue, overdue_keyed]
+    assert stuck["overdue_total"] == 2
     sooner = client.get("/api/admin/jobs/stuck?overdue_after=5", headers=auth).json()
-    assert sooner["overdue_total"] == 2
+    assert sooner["overdue_total"] == 3
+    first = client.get("/api/admin/jobs/stuck?limit=1", headers=auth).json()
+    assert [j["id"] for j in first["overdue"]] == [overdue] and first["overdue_total"] == 2
 
 
 def test_search_by_every_filter(admin_world: AdminWorld) -> None:

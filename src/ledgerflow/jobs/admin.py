@@ -27,7 +27,7 @@ from .errors import ConfigurationError
 from .ids import _encode
 from .models import Job, JobStatus, WorkerInfo
 from .queue import JobPage
-from .schema import HAS_FILE_NAME, LIVE, UNSUCCESSFUL
+from .schema import HAS_FILE_NAME, UNSUCCESSFUL
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -43,10 +43,26 @@ ID_SLACK_MS = 60_000  # ids embed their creation time; allow this much drift fro
 MAX_LIMIT = 500
 META_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
+# Live jobs are read through the indexes the workers keep anyway: pending ones through the two
+# claim indexes, running ones through ``lf_jobs_running`` (a few hundred at most). Each part
+# states its index's own predicate (schema.py): SQLite uses a partial index only when the
+# query states its condition, and PostgreSQL cannot prove it from a bound parameter. An index
+# of its own (``lf_jobs_live``, 0002–0005) made every enqueue, claim and completion write one
+# more index entry for the sake of this page.
+PENDING = (
+    "status = 'pending' AND concurrency_key IS NULL",
+    "status = 'pending' AND concurrency_key IS NOT NULL",
+)
+LIVE_PARTS = (*PENDING, "status = 'running'")
 DEPTH = (
-    "SELECT queue, task, status, count(*), sum(CASE WHEN run_at <= :now THEN 1 ELSE 0 END),"
-    " min(run_at) FROM lf_jobs WHERE status IN ('pending', 'running')"
-    " GROUP BY queue, task, status"
+    "SELECT queue, task, status, sum(n), sum(ready), min(oldest) FROM ("
+    + " UNION ALL ".join(
+        "SELECT queue, task, status, count(*) AS n,"
+        " sum(CASE WHEN run_at <= :now THEN 1 ELSE 0 END) AS ready, min(run_at) AS oldest"
+        f" FROM lf_jobs WHERE {where} GROUP BY queue, task, status"
+        for where in LIVE_PARTS
+    )
+    + ") AS parts GROUP BY queue, task, status"
 )
 SERIES = (
     "SELECT task, status, floor((finished_at - :start) / :width),"
@@ -60,16 +76,18 @@ EXPIRED = (
     f"SELECT {SELECT} FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
     " ORDER BY lease_expires_at LIMIT :limit"
 )
-# The queries state the partial indexes' own predicates (schema.py): SQLite uses a partial
-# index only when the query states its condition, and PostgreSQL cannot prove it from a bound
-# parameter.
 OVERDUE = (
-    f"SELECT {SELECT} FROM lf_jobs WHERE {LIVE} AND status = 'pending' AND run_at < :before"
-    " ORDER BY run_at LIMIT :limit"
+    "SELECT * FROM ("
+    + " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {SELECT} FROM lf_jobs WHERE {where} AND run_at < :before"
+        f" ORDER BY run_at LIMIT :limit) AS p{i}"
+        for i, where in enumerate(PENDING)
+    )
+    + ") AS overdue ORDER BY run_at LIMIT :limit"
 )
 COUNT_EXPIRED = "SELECT count(*) FROM lf_jobs WHERE status = 'running' AND lease_expires_at < :now"
-COUNT_OVERDUE = (
-    f"SELECT count(*) FROM lf_jobs WHERE {LIVE} AND status = 'pending' AND run_at < :before"
+COUNT_OVERDUE = "SELECT " + " + ".join(
+    f"(SELECT count(*) FROM lf_jobs WHERE {where} AND run_at < :before)" for where in PENDING
 )
 # A running job whose lease ran out belongs to nobody: the admin may end it at once. A late
 # finisher's write is fenced on status = 'running' and so cannot undo this.
@@ -398,8 +416,7 @@ class JobsAdmin:
         if flt.cursor is not None:
             clauses.append("id < :cursor")
             params["cursor"] = flt.cursor
-        by_status = flt.company_id is not None and flt.status is None and flt.job_id is None
-        return newest_first(clauses, by_status), params
+        return newest_first(clauses), params
 
     # --- actions -------------------------------------------------------------------------
     def retry(self, job_id: str) -> Job:
