@@ -27,7 +27,7 @@ from .errors import ConfigurationError
 from .ids import _encode
 from .models import Job, JobStatus, WorkerInfo
 from .queue import JobPage
-from .schema import HAS_FILE_NAME, UNSUCCESSFUL
+from .schema import CLAIMABLE, CLAIMABLE_KEYED, HAS_FILE_NAME, IS_RUNNING, UNSUCCESSFUL
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -49,11 +49,8 @@ META_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # query states its condition, and PostgreSQL cannot prove it from a bound parameter. An index
 # of its own (``lf_jobs_live``, 0002–0005) made every enqueue, claim and completion write one
 # more index entry for the sake of this page.
-PENDING = (
-    "status = 'pending' AND concurrency_key IS NULL",
-    "status = 'pending' AND concurrency_key IS NOT NULL",
-)
-LIVE_PARTS = (*PENDING, "status = 'running'")
+PENDING = (CLAIMABLE, CLAIMABLE_KEYED)
+LIVE_PARTS = (*PENDING, IS_RUNNING)
 DEPTH = (
     "SELECT queue, task, status, sum(n), sum(ready), min(oldest) FROM ("
     + " UNION ALL ".join(

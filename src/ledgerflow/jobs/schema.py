@@ -88,14 +88,18 @@ jobs = Table(
     ),
 )
 
+# The partial indexes' conditions, shared with the queries that must state them to use them.
+CLAIMABLE = "status = 'pending' AND concurrency_key IS NULL"
+CLAIMABLE_KEYED = "status = 'pending' AND concurrency_key IS NOT NULL"
+IS_RUNNING = "status = 'running'"
 Index(
     "lf_jobs_claim",
     jobs.c.queue,
     jobs.c.priority.desc(),
     jobs.c.run_at,
     jobs.c.id,
-    sqlite_where=text("status = 'pending' AND concurrency_key IS NULL"),
-    postgresql_where=text("status = 'pending' AND concurrency_key IS NULL"),
+    sqlite_where=text(CLAIMABLE),
+    postgresql_where=text(CLAIMABLE),
 )
 Index(
     "lf_jobs_claim_keyed",
@@ -103,14 +107,14 @@ Index(
     jobs.c.priority.desc(),
     jobs.c.run_at,
     jobs.c.id,
-    sqlite_where=text("status = 'pending' AND concurrency_key IS NOT NULL"),
-    postgresql_where=text("status = 'pending' AND concurrency_key IS NOT NULL"),
+    sqlite_where=text(CLAIMABLE_KEYED),
+    postgresql_where=text(CLAIMABLE_KEYED),
 )
 Index(
     "lf_jobs_running",
     jobs.c.worker_id,
-    sqlite_where=text("status = 'running'"),
-    postgresql_where=text("status = 'running'"),
+    sqlite_where=text(IS_RUNNING),
+    postgresql_where=text(IS_RUNNING),
 )
 Index(
     "lf_jobs_running_keyed",
@@ -121,8 +125,8 @@ Index(
 Index(
     "lf_jobs_lease",
     jobs.c.lease_expires_at,
-    sqlite_where=text("status = 'running'"),
-    postgresql_where=text("status = 'running'"),
+    sqlite_where=text(IS_RUNNING),
+    postgresql_where=text(IS_RUNNING),
 )
 Index(
     "lf_jobs_finished",

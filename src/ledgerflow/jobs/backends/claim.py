@@ -26,6 +26,7 @@ from functools import cache
 from typing import Any
 
 from ..backend import ClaimRequest
+from ..schema import CLAIMABLE_KEYED as KEYED
 
 ORDER = "ORDER BY priority DESC, run_at, id"
 CLAIM_SET = (
@@ -34,13 +35,12 @@ CLAIM_SET = (
 )
 WALK_KEYS = 128
 
-_KEYED = "status = 'pending' AND concurrency_key IS NOT NULL"
 _PENDING = "status = 'pending' AND run_at <= :now"
 
 
 def _walk(queues: str, lateral: bool) -> str:
     """The keys with pending jobs, how many more each may run, and which of them to read."""
-    first_pending = f"FROM lf_jobs WHERE {_KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1"
+    first_pending = f"FROM lf_jobs WHERE {KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1"
     if lateral:
         columns = "concurrency_limit, priority, run_at, id, queue"
         head = f"CROSS JOIN LATERAL (SELECT {columns} {first_pending}) AS head"
@@ -48,8 +48,8 @@ def _walk(queues: str, lateral: bool) -> str:
         head = f"JOIN lf_jobs head ON head.id = (SELECT id {first_pending})"
     return (
         "WITH RECURSIVE keys (k, n) AS ("
-        f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {_KEYED}"
-        f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {_KEYED}"
+        f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {KEYED}"
+        f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {KEYED}"
         f" AND concurrency_key > keys.k), n + 1 FROM keys WHERE keys.k IS NOT NULL"
         f" AND n <= {WALK_KEYS}),"
         # One pass over the running jobs (few: as many as the workers have threads), by key.
@@ -118,7 +118,7 @@ def claim_candidates(queue_count: int, lateral: bool) -> str:
     ranked = (
         "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
         f" concurrency_limit, {ready} AS ready, FIRST_VALUE(concurrency_limit) OVER w AS lim,"
-        f" SUM({ready}) OVER w AS rank FROM {_MANY_KEYS_GATE} CROSS JOIN lf_jobs WHERE {_KEYED}"
+        f" SUM({ready}) OVER w AS rank FROM {_MANY_KEYS_GATE} CROSS JOIN lf_jobs WHERE {KEYED}"
         f" WINDOW w AS (PARTITION BY concurrency_key {ORDER} ROWS UNBOUNDED PRECEDING))"
         " AS line LEFT JOIN running ON running.k = line.concurrency_key WHERE ready = 1"
         " AND rank <= concurrency_limit - COALESCE(running.n, 0)"
