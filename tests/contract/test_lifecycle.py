@@ -184,10 +184,14 @@ def test_enqueue_many_stores_what_enqueue_stores(queue: Queue) -> None:
     assert queue.get(ids[10_000]).args == {"value": 10_000}
 
 
-def test_enqueue_many_is_all_or_nothing(queue: Queue) -> None:
+@pytest.mark.parametrize(
+    "bad", [{"value": {1}}, {"value": 1, "priority": 2}], ids=["not JSON", "reserved name"]
+)
+def test_enqueue_many_is_all_or_nothing(queue: Queue, bad: dict[str, object]) -> None:
+    """The arguments are checked while the first rows are already being written."""
     before = queue.list(limit=1).jobs
     with pytest.raises(ConfigurationError):
-        queue.enqueue_many(jobtasks.echo, [{"value": i} for i in range(15_000)] + [{"value": {1}}])
+        queue.enqueue_many(jobtasks.echo, [{"value": i} for i in range(15_000)] + [bad])
     assert queue.list(limit=1).jobs == before
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import jobtasks
+import pytest
 import sqlalchemy as sa
 from helpers import FAST, wait_for
 
-from ledgerflow.jobs import JobStatus, Queue
+from ledgerflow.jobs import ConfigurationError, JobStatus, Queue
 from ledgerflow.jobs.migrate import sqlalchemy_url
 
 
@@ -83,9 +84,17 @@ def test_enqueue_in_callers_transaction(queue: Queue, db_url: str) -> None:
             kept = queue.enqueue(jobtasks.echo, value=2, connection=conn)
             conn.commit()
         assert queue.get(kept.id).status is JobStatus.PENDING
+        with engine.connect() as conn:  # a bad argument is refused before anything is written
+            conn.execute(sa.text("INSERT INTO uploads VALUES ('also kept')"))
+            with pytest.raises(ConfigurationError, match="reserved"):
+                queue.enqueue_many(
+                    jobtasks.echo, [{"value": 3}, {"value": 4, "meta": {}}], connection=conn
+                )
+            conn.commit()
+        assert [j.id for j in queue.list(limit=5).jobs] == [kept.id]
         with engine.connect() as conn:
-            names = conn.execute(sa.text("SELECT name FROM uploads")).scalars().all()
-        assert names == ["kept"]
+            names = conn.execute(sa.text("SELECT name FROM uploads ORDER BY name")).scalars().all()
+        assert names == ["also kept", "kept"]
     finally:
         engine.dispose()
 

@@ -7,7 +7,7 @@ No driver type crosses it: driver errors become ``BackendError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,8 +62,12 @@ class Backend(Protocol):
     def insert(self, jobs: Sequence[NewJob], connection: object | None = None) -> list[Job]:
         """Insert jobs; a job whose (company, idempotency key) exists yields the existing job."""
 
-    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
-        """Insert one job per (id, args), all else as in ``template``, by the fastest path."""
+    def insert_bulk(
+        self, template: NewJob, ids: Sequence[str], args: Iterable[dict[str, Any]]
+    ) -> None:
+        """Insert one job per id and its args, all else as in ``template``, by the fastest path,
+        in a transaction of its own: ``args`` is read as the rows are written, and an error it
+        raises leaves nothing inserted."""
 
     def get(self, job_id: str) -> Job | None: ...
 

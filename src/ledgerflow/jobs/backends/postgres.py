@@ -9,7 +9,7 @@ Connections carry TCP keepalives on both ends, so a peer that vanished is notice
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -142,19 +142,20 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         statement = claim_statement(len(request.queues))
         return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
-    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    def insert_bulk(
+        self, template: NewJob, ids: Sequence[str], args: Iterable[dict[str, Any]]
+    ) -> None:
         def copy(conn: psycopg.Connection[Any]) -> None:
             cursor = conn.cursor()
             # A writer thread sends while this one encodes rows: the server ingests in parallel.
             writer = QueuedLibpqWriter(cursor)
             with cursor.copy(_COPY, writer=writer) as copy:
-                for row in insert_rows(template, items):
+                for row in insert_rows(template, ids, args):
                     copy.write_row(row)
             self.announce(conn)
 
         self.run(copy)
         self.wake_local()
-        return len(items)
 
     def watch(self, on_signal: Callable[[], None]) -> NotifyWatcher:
         return NotifyWatcher(self, CHANNEL, lambda _: on_signal(), local_channel=WORK)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +119,20 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         statement = f"UPDATE lf_jobs SET {CLAIM_SET} WHERE id IN ({candidates}) RETURNING {SELECT}"
         return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
-    def insert_bulk(self, template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    def insert_bulk(
+        self, template: NewJob, ids: Sequence[str], args: Iterable[dict[str, Any]]
+    ) -> None:
         shared = insert_params(template)
+        arguments = iter(args)
 
         def insert(conn: sqlite3.Connection) -> None:
-            for start in range(0, len(items), _BULK_CHUNK):
-                rows = dumps(items[start : start + _BULK_CHUNK])
+            for start in range(0, len(ids), _BULK_CHUNK):
+                chunk = ids[start : start + _BULK_CHUNK]
+                rows = dumps(list(zip(chunk, islice(arguments, len(chunk)), strict=True)))
                 conn.execute(_INSERT_FROM_JSON, {**shared, "rows": rows})
 
         self.run(insert)
         self.wake_local()
-        return len(items)
 
     def watch(self, on_signal: Callable[[], None]) -> DataVersionWatcher:
         return DataVersionWatcher(self, on_signal)

@@ -6,7 +6,7 @@ An engine converts placeholders to its driver's paramstyle (``to_pyformat`` for 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -278,17 +278,17 @@ def insert_params(new: NewJob) -> dict[str, Any]:
 
 
 def insert_rows(
-    template: NewJob, items: Sequence[tuple[str, dict[str, Any]]]
+    template: NewJob, ids: Iterable[str], args: Iterable[dict[str, Any]]
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows in ``INSERT_COLUMNS`` order for the bulk paths, one job per (id, args), streamed."""
+    """Rows in ``INSERT_COLUMNS`` order for the bulk paths, one job per id and args, streamed."""
     t = template
     meta = dumps(t.meta)
-    for job_id, args in items:
+    for job_id, arguments in zip(ids, args, strict=True):
         yield (
             job_id,
             t.task,
             t.queue,
-            dumps(args),
+            dumps(arguments),
             meta,
             t.company_id,
             t.max_attempts,
