@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -150,3 +151,22 @@ def test_runtime_has_no_bookkeeping_words() -> None:
     for path in Path(ledgerflow.jobs.__file__).parent.rglob("*.py"):
         text = path.read_text().lower()
         assert not [w for w in words if w in text], path
+
+
+def test_a_row_fills_every_field_of_its_job() -> None:
+    """``row_to_job`` sets ``Job``'s slots directly; it must set each one, from its column."""
+    from ledgerflow.jobs import Job, JobStatus
+    from ledgerflow.jobs.backends.statements import COLUMNS, row_to_job
+
+    assert [f.name for f in dataclasses.fields(Job)] == list(COLUMNS)
+    stored: dict[str, object] = {c: f"{c}!" for c in COLUMNS}
+    stored.update(status="failed", args='{"n": 1}', meta='{"company_id": "acme"}',
+                  result='[1, {"a": null}]', cancel_requested=1)  # fmt: skip
+    job = row_to_job([stored[c] for c in COLUMNS])
+    expected = Job(**{**stored, "status": JobStatus.FAILED, "args": {"n": 1},  # type: ignore[arg-type]
+                      "meta": {"company_id": "acme"}, "result": [1, {"a": None}],
+                      "cancel_requested": True})  # fmt: skip
+    assert job == expected and repr(job) == repr(expected)
+    assert row_to_job([{**stored, "result": None}[c] for c in COLUMNS]).result is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.status = JobStatus.COMPLETE  # type: ignore[misc]

@@ -192,37 +192,28 @@ def dumps(value: Any) -> str:
         raise ConfigurationError(f"job data must be JSON-serializable: {exc}") from exc
 
 
+# Each column's slot on ``Job``, in ``COLUMNS`` order. A frozen dataclass's ``__init__`` sets
+# its 27 fields through ``object.__setattr__``: 5 µs a row, a quarter of the time a SQLite
+# worker spends claiming and completing a no-op job. The slots' own descriptors take 2.4 µs.
+_SET_SLOTS = tuple(getattr(Job, column).__set__ for column in COLUMNS)
+_STATUSES = {status.value: status for status in JobStatus}
+_STATUS, _ARGS, _META, _RESULT, _CANCEL = (
+    COLUMNS.index(c) for c in ("status", "args", "meta", "result", "cancel_requested")
+)
+
+
 def row_to_job(row: Row) -> Job:
-    result = row[9]
-    return Job(
-        id=row[0],
-        task=row[1],
-        queue=row[2],
-        status=JobStatus(row[3]),
-        args=orjson.loads(row[4]),
-        meta=orjson.loads(row[5]),
-        company_id=row[6],
-        progress=row[7],
-        message=row[8],
-        result=None if result is None else orjson.loads(result),
-        error=row[10],
-        traceback=row[11],
-        attempts=row[12],
-        max_attempts=row[13],
-        priority=row[14],
-        timeout=row[15],
-        run_at=row[16],
-        created_at=row[17],
-        started_at=row[18],
-        finished_at=row[19],
-        lease_expires_at=row[20],
-        worker_id=row[21],
-        idempotency_key=row[22],
-        concurrency_key=row[23],
-        concurrency_limit=row[24],
-        cancel_requested=bool(row[25]),
-        revision=row[26],
-    )
+    values = list(row)
+    values[_STATUS] = _STATUSES[row[_STATUS]]
+    values[_ARGS] = orjson.loads(row[_ARGS])
+    values[_META] = orjson.loads(row[_META])
+    if row[_RESULT] is not None:
+        values[_RESULT] = orjson.loads(row[_RESULT])
+    values[_CANCEL] = bool(row[_CANCEL])
+    job = object.__new__(Job)
+    for set_slot, value in zip(_SET_SLOTS, values, strict=True):
+        set_slot(job, value)
+    return job
 
 
 def pending_job(new: NewJob) -> Job:
