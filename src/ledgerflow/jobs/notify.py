@@ -9,7 +9,7 @@ trip for the listeners next door.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 WORK = "work"
 CHANGES = "changes"
@@ -31,11 +31,14 @@ def subscribe(channel: str, url: str, callback: Callable[[str], None]) -> Callab
     return unsubscribe
 
 
-def publish(channel: str, url: str, payload: str = "") -> None:
+def publish(channel: str, url: str, payloads: Sequence[str] = ("",)) -> None:
+    """Call every local listener with each payload: a worker's exchange publishes its batch's
+    job ids at once (one lock instead of one per id: half a microsecond a job)."""
     with _lock:
         callbacks = list(_listeners.get((channel, url), ()))
     for callback in callbacks:
-        callback(payload)
+        for payload in payloads:
+            callback(payload)
 
 
 class LocalWatcher:

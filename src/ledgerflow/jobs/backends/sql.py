@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from ..backend import ClaimRequest, RescueReport
@@ -370,9 +370,4 @@ class SqlBackend(ABC, Generic[C]):
         if not job_ids:
             return lambda: None
         self.announce_changes(conn, job_ids)
-
-        def publish_all() -> None:
-            for job_id in job_ids:
-                publish(CHANGES, self.url, job_id)
-
-        return publish_all
+        return partial(publish, CHANGES, self.url, job_ids)
