@@ -204,7 +204,7 @@ class Queue:
         max_attempts: int | None = None,
         timeout: float | None = None,
     ) -> NewJob:
-        _check_arguments(args)
+        args = _checked(args)
         meta = dict(meta or {})
         now = time.time()
         if run_at is None:
@@ -239,14 +239,10 @@ def _options(task: Task[Any, Any] | str) -> TaskOptions:
     return registered.options if registered is not None else TaskOptions(name=task)
 
 
-def _check_arguments(args: Mapping[str, Any]) -> None:
-    if not RESERVED_ARGUMENTS.isdisjoint(args):
-        clashing = sorted(RESERVED_ARGUMENTS.intersection(args))
-        raise ConfigurationError(f"reserved names cannot be task arguments: {clashing}")
-
-
 def _checked(args: Mapping[str, Any]) -> dict[str, Any]:
     """``args`` as a dict, once its names are checked."""
     arguments = args if type(args) is dict else dict(args)
-    _check_arguments(arguments)
+    if not RESERVED_ARGUMENTS.isdisjoint(arguments):
+        clashing = sorted(RESERVED_ARGUMENTS.intersection(arguments))
+        raise ConfigurationError(f"reserved names cannot be task arguments: {clashing}")
     return arguments
