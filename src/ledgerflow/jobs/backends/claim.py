@@ -29,6 +29,7 @@ from ..backend import ClaimRequest
 from ..schema import CLAIMABLE_KEYED as KEYED
 
 ORDER = "ORDER BY priority DESC, run_at, id"
+KEY_ORDER = "ORDER BY concurrency_key, priority DESC, run_at, id"
 CLAIM_SET = (
     "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
     " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
@@ -40,28 +41,33 @@ _PENDING = "status = 'pending' AND run_at <= :now"
 
 def _walk(queues: str, lateral: bool) -> str:
     """The keys with pending jobs, how many more each may run, and which of them to read."""
-    first_pending = f"FROM lf_jobs WHERE {KEYED} AND concurrency_key = keys.k {ORDER} LIMIT 1"
+    # The index is ordered by key, then as the claim orders: the first entry past a key is the
+    # next key's head, so one seek finds both the next key and its first pending job.
+    head = "concurrency_key, concurrency_limit, priority, run_at, id, queue"
+    after = f"FROM lf_jobs WHERE {KEYED} AND concurrency_key > keys.k {KEY_ORDER} LIMIT 1"
     if lateral:
-        columns = "concurrency_limit, priority, run_at, id, queue"
-        head = f"CROSS JOIN LATERAL (SELECT {columns} {first_pending}) AS head"
+        step = (
+            "SELECT head.*, keys.n + 1"
+            f" FROM keys CROSS JOIN LATERAL (SELECT {head} {after}) AS head"
+        )
     else:  # the subquery finds the id in the index; the join reads that one row
-        head = f"JOIN lf_jobs head ON head.id = (SELECT id {first_pending})"
+        step = (
+            f"SELECT {', '.join('head.' + c for c in head.split(', '))}, keys.n + 1"
+            f" FROM keys JOIN lf_jobs head ON head.id = (SELECT id {after})"
+        )
     return (
-        "WITH RECURSIVE keys (k, n) AS ("
-        f"SELECT min(concurrency_key), 1 FROM lf_jobs WHERE {KEYED}"
-        f" UNION ALL SELECT (SELECT min(concurrency_key) FROM lf_jobs WHERE {KEYED}"
-        f" AND concurrency_key > keys.k), n + 1 FROM keys WHERE keys.k IS NOT NULL"
-        f" AND n <= {WALK_KEYS}),"
+        "WITH RECURSIVE keys (k, lim, priority, run_at, id, queue, n) AS ("
+        f"SELECT * FROM (SELECT {head}, 1 FROM lf_jobs WHERE {KEYED} {KEY_ORDER} LIMIT 1) AS first"
+        f" UNION ALL {step} WHERE keys.n <= {WALK_KEYS}),"
         # One pass over the running jobs (few: as many as the workers have threads), by key.
         " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
         " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
-        # Each key's head: its first pending job, which sets the key's limit and comes before
-        # every other job of the key. MATERIALIZED: inlined, each key's subquery would run
-        # once per reference to it.
-        " counted AS MATERIALIZED (SELECT keys.k, head.concurrency_limit AS lim,"
-        " head.priority, head.run_at, head.id, COALESCE(running.n, 0) AS running,"
-        f" head.run_at <= :now AND head.queue IN ({queues}) AS ready FROM keys {head}"
-        " LEFT JOIN running ON running.k = keys.k WHERE keys.k IS NOT NULL),"
+        # A key's head (its first pending job) sets the key's limit and comes before all its
+        # other jobs.
+        " counted AS MATERIALIZED (SELECT keys.k, keys.lim, keys.priority, keys.run_at, keys.id,"
+        " COALESCE(running.n, 0) AS running,"
+        f" keys.run_at <= :now AND keys.queue IN ({queues}) AS ready FROM keys"
+        " LEFT JOIN running ON running.k = keys.k),"
         " open AS (SELECT * FROM counted WHERE lim > running),"
         # A ready head of a key with room is a candidate itself. When :limit of them come
         # before a key's head, no job of that key can be taken: its line is not read.
@@ -75,7 +81,7 @@ def _walk(queues: str, lateral: bool) -> str:
 
 
 # Evaluated once: the branch whose test is false is never run.
-_FEW_KEYS = f"(SELECT count(*) FROM keys WHERE k IS NOT NULL) <= {WALK_KEYS}"
+_FEW_KEYS = f"(SELECT count(*) FROM keys) <= {WALK_KEYS}"
 # The ranking pass's own gate: a row, or none, that the pass is joined to as the outer loop
 # (SQLite keeps a CROSS JOIN's order). As a WHERE term, SQLite read the whole keyed index
 # testing it on every row: a third of a 100-key claim's time.
