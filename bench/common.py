@@ -34,6 +34,7 @@ STOP_TIMEOUT = 30.0  # bound on stopping any worker
 LATENCY_GAP = (0.020, 0.050)  # seconds between latency probes (uniform, seeded)
 LATENCY_SETTLE = 0.5  # idle time after the warm-up probe, before the first measured one
 KEYS = 100  # concurrency keys for the ledgerflow fairness scenario
+KEY_LIMIT = 2  # the runtime's default limit per key, which the scenario's jobs keep
 WORK_ITERATIONS = 1000  # iterations of the progress-cost task
 SHORT_ITERATIONS = 30  # iterations of a "short" job: ~1 ms, still far below real jobs
 UNIT_STEPS = 600  # inner steps of one unit of work: ~20 µs of arithmetic on a 2020s x86 core
@@ -411,6 +412,10 @@ class Adapter(ABC):
             for i in range(n):
                 self.enqueue_one(i)
         return {}
+
+    def cap_claims(self, jobs: int) -> None:
+        """Let one claim take at most ``jobs`` jobs (ledgerflow's ``batch_size``)."""
+        raise NotSupported(f"{self.name}: no claim size")
 
     def run_workers(self, n: int, timeout: float) -> dict[str, Any]:
         """Process ``n`` queued jobs: seconds from starting the workers to the n-th completion."""

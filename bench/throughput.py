@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 import peers
 from common import (
     BENCH_DIR,
+    KEY_LIMIT,
     KEYS,
     LATENCY_GAP,
     LEDGERFLOW_KNOBS,
@@ -62,6 +63,10 @@ DEFAULT_PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:543
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 # enqueue: 1 + 2; process: 3 (+ worker RSS); latency: 4; keyed, progress: ledgerflow only.
 SCENARIOS = ("enqueue", "process", "latency", "keyed", "progress")
+# The per-company limit's runs; "-capped": without the limit, claims cut to what it allows.
+CAPPED = "-capped"
+NOOP_KEYED_KINDS = ["companies", "companies" + CAPPED, "keyed", "keyed-blocks"]
+SHORT_KEYED_KINDS = ["short-companies", "short-keyed", "short-keyed-blocks"]
 WARMUP_CALLS = 20  # untimed enqueue calls before the timed ones (connections, caches)
 DASH = "–"
 
@@ -104,9 +109,16 @@ def step_prefill(a: Adapter, n: int, kind: str, timeout: float) -> dict[str, Any
 
 
 def step_process(
-    a: Adapter, n: int, timeout: float, slow: bool = False, task_cpu: bool = False
+    a: Adapter,
+    n: int,
+    timeout: float,
+    slow: bool = False,
+    task_cpu: bool = False,
+    claim_cap: int | None = None,
 ) -> dict[str, Any]:
     a.setup(fresh=False)
+    if claim_cap is not None:
+        a.cap_claims(claim_cap)
     out = a.run_workers(n, timeout)
     if task_cpu:
         out["task_cpu"] = a.task_cpu()
@@ -419,32 +431,39 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
         runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
         for k in range(2 * args.repeat):
             for kind in kinds[:: 1 if k % 2 == 0 else -1]:
-                steps = [("prefill", {"n": jobs, "kind": kind}),
-                         ("process", {"n": jobs, "slow": slow})]  # fmt: skip
+                layout, capped, _ = kind.partition(CAPPED)
+                process: dict[str, Any] = {"n": jobs, "slow": slow}
+                if capped:
+                    process["claim_cap"] = KEYS * KEY_LIMIT
+                steps = [("prefill", {"n": jobs, "kind": layout}), ("process", process)]
                 runs[kind].append(group(steps))
         return runs
 
-    # 6: the per-company limit on (KEYS companies as keys, default limit 2) vs off (the same
-    # companies' jobs), with the jobs arriving mixed, and in one block per company.
-    if "keyed" in args.scenarios:
-        out["companies"] = processing("companies", n)
-        out["keyed"] = processing("keyed", n)
-        out["keyed_blocks"] = processing("keyed-blocks", n)
-        say(f"  {system} processing {n:,} of {KEYS} companies: {per_s(out['companies'])} "
-            f"without the limit; with it {per_s(out['keyed'])} mixed, "
-            f"{per_s(out['keyed_blocks'])} in blocks")  # fmt: skip
-        # The same with jobs of ~1 ms, the shortest a real job gets.
-        kinds = ["short-companies", "short-keyed", "short-keyed-blocks"]
-        short = rounds(kinds, args.short_jobs, True)
-        out["keyed_short"] = {kind: median_run(results) for kind, results in short.items()}
-        out["keyed_short"]["paired"] = {
-            kind: paired_change(short["short-companies"], short[kind], "jobs_per_s")
-            for kind in kinds[1:]
+    def compared(kinds: list[str], jobs: int, slow: bool) -> dict[str, Any]:
+        """Each kind's median, and its paired change against the first kind."""
+        runs = rounds(kinds, jobs, slow)
+        result: dict[str, Any] = {kind: median_run(results) for kind, results in runs.items()}
+        result["paired"] = {
+            kind: paired_change(runs[kinds[0]], runs[kind], "jobs_per_s") for kind in kinds[1:]
         }
-        paired = out["keyed_short"]["paired"]
+        return result
+
+    # 6: the per-company limit on (KEYS companies as keys, default limit 2) vs off (the same
+    # companies' jobs), with the jobs arriving mixed, and in one block per company. The limit
+    # lets at most KEYS * KEY_LIMIT jobs be claimed at once, fewer than a claim of short jobs
+    # takes without it: "capped" is the limit-off run with its claims cut to that many, which
+    # tells that part of the cost from the work of the fair claim itself.
+    if "keyed" in args.scenarios:
+        out["keyed"] = keyed = compared(NOOP_KEYED_KINDS, n, False)
+        say(f"  {system} {n:,} no-op jobs of {KEYS} companies, limit on vs off: "
+            f"{fmt_change(keyed['paired']['keyed'])} mixed, "
+            f"{fmt_change(keyed['paired']['keyed-blocks'])} in blocks; "
+            f"claims capped, limit off: {fmt_change(keyed['paired'][NOOP_KEYED_KINDS[1]])}")  # fmt: skip
+        # The same with jobs of ~1 ms, the shortest a real job gets.
+        out["keyed_short"] = short = compared(SHORT_KEYED_KINDS, args.short_jobs, True)
         say(f"  {system} {args.short_jobs:,} ~1 ms jobs over {KEYS} keys: "
-            f"{fmt_change(paired['short-keyed'])} mixed, "
-            f"{fmt_change(paired['short-keyed-blocks'])} in blocks")  # fmt: skip
+            f"{fmt_change(short['paired']['short-keyed'])} mixed, "
+            f"{fmt_change(short['paired']['short-keyed-blocks'])} in blocks")  # fmt: skip
     # 7: progress cost: the same jobs without and with ctx.progress.
     if "progress" in args.scenarios:
         jobs = args.progress_jobs
@@ -693,21 +712,38 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
     if keyed:
         lines += ["", f"ledgerflow only: per-company limit ({args.n:,} no-op jobs of {KEYS} "
                   "companies, each job's company in its meta as the API puts it; limit on: "
-                  "the company is also the concurrency key, limit 2) vs the same jobs without "
-                  "the limit. Mixed: the companies' jobs arrive interleaved, as from many users "
-                  "over time. Blocks: each company's jobs are enqueued at once, one company "
-                  "after another, so a claim takes rows far apart in the table and its "
-                  "indexes, and the last companies left run at most 2 jobs each.", ""]  # fmt: skip
+                  f"the company is also the concurrency key, limit {KEY_LIMIT}) vs the same "
+                  "jobs without the limit. Mixed: the companies' jobs arrive interleaved, as "
+                  "from many users over time. Blocks: each company's jobs are enqueued at once, "
+                  "one company after another, so a claim takes rows far apart in the table and "
+                  "its indexes, and the last companies left run at most 2 jobs each. With the "
+                  f"limit, at most {KEYS * KEY_LIMIT} jobs can be claimed at once, fewer than "
+                  "one claim of no-op jobs takes without it; \"claims capped\" is the limit-off "
+                  f"run with every claim cut to {KEYS * KEY_LIMIT}: the part of the cost that "
+                  "comes from the cap, whatever computes it. In rounds of adjacent runs (each "
+                  "round in the reverse order of the last): changes are the median over "
+                  f"{2 * args.repeat} rounds (each round's in brackets, in %), rates the median "
+                  "of all runs.", ""]  # fmt: skip
         rows = []
         for r in keyed:
-            off, on, blocks = r.get("companies"), r["keyed"], r.get("keyed_blocks")
-            rows.append([r["system"], fmt_rate(off), fmt_rate(on), change(off, on),
-                         fmt_rate(blocks), change(off, blocks)])  # fmt: skip
-        lines += table(KEYED_COLUMNS, rows)
+            runs = r["keyed"]
+            if "paired" not in runs:
+                continue
+            paired = runs["paired"]
+            rows.append([
+                r["system"], fmt_rate(runs["companies"]),
+                fmt_rate(runs[NOOP_KEYED_KINDS[1]]), fmt_change(paired[NOOP_KEYED_KINDS[1]]),
+                fmt_rate(runs["keyed"]), fmt_change(paired["keyed"]),
+                fmt_rate(runs["keyed-blocks"]), fmt_change(paired["keyed-blocks"]),
+            ])  # fmt: skip
+        lines += table(
+            [*KEYED_COLUMNS[:2], "Limit off, claims capped (jobs/s)", "Change",
+             *KEYED_COLUMNS[2:]],
+            rows,
+        )  # fmt: skip
         lines += ["", f"The same with {args.short_jobs:,} jobs of {SHORT_ITERATIONS} units of "
-                  "work (~1 ms), in rounds of adjacent runs (off, mixed, blocks; then the "
-                  f"reverse): changes are the median over {2 * args.repeat} rounds (each "
-                  "round's in brackets, in %), rates the median of all runs.", ""]  # fmt: skip
+                  "work (~1 ms; no cap: the prefetch keeps claims of such jobs far under "
+                  f"{KEYS * KEY_LIMIT}), in rounds as above.", ""]  # fmt: skip
         rows = []
         for r in keyed:
             short = r.get("keyed_short")
@@ -831,9 +867,9 @@ def error_items(r: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     if "error" in r and "enqueue_one" not in r:
         found.append(("setup", r["error"]))
-    keys = ("enqueue_one", "enqueue_bulk", "processing", "companies", "keyed", "keyed_blocks")
+    keys = ("enqueue_one", "enqueue_bulk", "processing")
     runs = {key: r.get(key) for key in keys}
-    for group in ("progress", "keyed_short"):
+    for group in ("keyed", "keyed_short", "progress"):
         runs.update({f"{group} ({kind})": run for kind, run in r.get(group, {}).items()})
     for key, run in runs.items():
         if not isinstance(run, dict):

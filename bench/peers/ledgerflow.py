@@ -30,6 +30,7 @@ from common import (
     unit_of_work,
 )
 from ledgerflow.jobs import JobContext, Queue, task
+from ledgerflow.jobs.worker import BATCH_SIZE
 
 
 @task(name="bench.noop", max_attempts=1)
@@ -56,6 +57,7 @@ class _Ledgerflow(Adapter):
     worker_model = f"{WORKERS} threads, 1 process"
 
     url: str
+    batch_size: int = BATCH_SIZE
 
     def setup(self, fresh: bool) -> None:
         self.queue = Queue(self.url)  # brings the schema up to date (a no-op after the first)
@@ -127,9 +129,12 @@ class _Ledgerflow(Adapter):
     def failed(self) -> int:
         return self.count("failed")
 
+    def cap_claims(self, jobs: int) -> None:
+        self.batch_size = jobs
+
     def workers(self, placement: str, burst: bool) -> WorkerHandle:
         if placement == "in-process":
-            worker = self.queue.worker(concurrency=WORKERS)
+            worker = self.queue.worker(concurrency=WORKERS, batch_size=self.batch_size)
             return WorkerHandle.threads(worker.start, worker.stop, "ledgerflow worker")
         # The documented deployment: `ledgerflow worker` in its own process (SIGTERM stops it).
         cmd = [
