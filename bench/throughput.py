@@ -455,10 +455,9 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
     # tells that part of the cost from the work of the fair claim itself.
     if "keyed" in args.scenarios:
         out["keyed"] = keyed = compared(NOOP_KEYED_KINDS, n, False)
-        say(f"  {system} {n:,} no-op jobs of {KEYS} companies, limit on vs off: "
-            f"{fmt_change(keyed['paired']['keyed'])} mixed, "
-            f"{fmt_change(keyed['paired']['keyed-blocks'])} in blocks; "
-            f"claims capped, limit off: {fmt_change(keyed['paired'][NOOP_KEYED_KINDS[1]])}")  # fmt: skip
+        capped, mixed, blocks = (fmt_change(keyed["paired"][k]) for k in NOOP_KEYED_KINDS[1:])
+        say(f"  {system} {n:,} no-op jobs of {KEYS} companies, limit on vs off: {mixed} "
+            f"mixed, {blocks} in blocks; claims capped, limit off: {capped}")  # fmt: skip
         # The same with jobs of ~1 ms, the shortest a real job gets.
         out["keyed_short"] = short = compared(SHORT_KEYED_KINDS, args.short_jobs, True)
         say(f"  {system} {args.short_jobs:,} ~1 ms jobs over {KEYS} keys: "
