@@ -404,12 +404,9 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
             f"bulk {per_s(out['enqueue_bulk'])}")  # fmt: skip
 
     # 3, 5: processing N queued jobs (prefilled by another process: clean worker RSS).
-    def processing(kind: str, jobs: int, slow: bool = False) -> dict[str, Any]:
-        steps = [("prefill", {"n": jobs, "kind": kind}), ("process", {"n": jobs, "slow": slow})]
-        return median_run([group(steps) for _ in range(args.repeat)])
-
     if "process" in args.scenarios:
-        out["processing"] = processing("noop", n)
+        steps = [("prefill", {"n": n, "kind": "noop"}), ("process", {"n": n})]
+        out["processing"] = median_run([group(steps) for _ in range(args.repeat)])
         say(f"  {system} processing {n:,}: {per_s(out['processing'])}")
 
     # 4: idle latency, per worker placement.
@@ -819,17 +816,6 @@ def fmt_task_cpu(cpu: dict[str, Any] | None) -> list[str]:
     if not cpu:
         return [DASH] * 3
     return [f"{cpu['plain_ms']:.2f}", f"{cpu['progress_ms']:.2f}", f"{cpu['change'] * 100:+.1f} %"]
-
-
-def change(
-    base: dict[str, Any] | None, other: dict[str, Any] | None, key: str = "jobs_per_s"
-) -> str:
-    """``other[key]`` relative to ``base[key]``, in percent."""
-    try:
-        assert base is not None and other is not None
-        return f"{(other[key] / base[key] - 1) * 100:+.1f} %"
-    except (AssertionError, KeyError, TypeError, ZeroDivisionError):
-        return DASH
 
 
 def notes(results: list[dict[str, Any]]) -> list[str]:

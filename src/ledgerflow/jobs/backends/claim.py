@@ -63,7 +63,7 @@ def _walk(queues: str, lateral: bool) -> str:
         " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
         " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
         # A key's head (its first pending job) sets the key's limit and comes before all its
-        # other jobs.
+        # other jobs. MATERIALIZED: joined to the running counts once, for both of open's readers.
         " counted AS MATERIALIZED (SELECT keys.k, keys.lim, keys.priority, keys.run_at, keys.id,"
         " COALESCE(running.n, 0) AS running,"
         f" keys.run_at <= :now AND keys.queue IN ({queues}) AS ready FROM keys"
