@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import BackendError
 
-HEAD = "0006"
+HEAD = "0007"
 VERSION_TABLE = "lf_jobs_alembic_version"
 
 

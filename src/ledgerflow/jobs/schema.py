@@ -117,12 +117,6 @@ Index(
     postgresql_where=text(IS_RUNNING),
 )
 Index(
-    "lf_jobs_running_keyed",
-    jobs.c.concurrency_key,
-    sqlite_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
-    postgresql_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
-)
-Index(
     "lf_jobs_lease",
     jobs.c.lease_expires_at,
     sqlite_where=text(IS_RUNNING),

@@ -59,7 +59,7 @@ def _walk(queues: str, lateral: bool) -> str:
         "WITH RECURSIVE keys (k, lim, priority, run_at, id, queue, n) AS ("
         f"SELECT * FROM (SELECT {head}, 1 FROM lf_jobs WHERE {KEYED} {KEY_ORDER} LIMIT 1) AS first"
         f" UNION ALL {step} WHERE keys.n <= {WALK_KEYS}),"
-        # One pass over the running jobs (few: as many as the workers have threads), by key.
+        # One pass over the running jobs (few: what the workers hold), through lf_jobs_running.
         " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
         " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
         # A key's head (its first pending job) sets the key's limit and comes before all its
