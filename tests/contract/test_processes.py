@@ -58,6 +58,9 @@ def test_8_workers_in_2_processes_run_10000_jobs_exactly_once(
 ) -> None:
     processes = [start_worker(db_url), start_worker(db_url)]
     try:
+        # Both must be claiming before the jobs arrive: the first one up could otherwise run
+        # all 10,000 (a third of a second on SQLite) while the other is still importing.
+        wait_for(lambda: len(queue.backend.workers()) == 2, timeout=30)
         ids: list[str] = []
         for _ in range(10):  # enqueue while the workers are already claiming
             ids += queue.enqueue_many(jobtasks.record, [{"out_dir": str(tmp_path)}] * 1000)
