@@ -32,11 +32,12 @@ import orjson
 
 from categorize import database
 from common import KEY_LIMIT, KEYS
-from ledgerflow.jobs import JobContext, Queue, task
+from ledgerflow.jobs import Queue
 from ledgerflow.jobs.backend import ClaimRequest
-from ledgerflow.jobs.backends.claim import CLAIM_SET
+from ledgerflow.jobs.backends.claim import CLAIM_SET, claim_params
 from ledgerflow.jobs.backends.statements import SELECT, row_to_job
 from ledgerflow.jobs.models import Job, Outcome, OutcomeKind
+from peers.ledgerflow import enqueue_companies, noop
 
 BATCH = KEYS * KEY_LIMIT  # as many as the limit lets run at once
 VARIANTS = {
@@ -46,24 +47,8 @@ VARIANTS = {
 }
 
 
-@task(name="bench.claim_cost.noop", max_attempts=1)
-def noop(ctx: JobContext, i: int) -> None:
-    return None
-
-
-def fill(queue: Queue, n: int, layout: str, keyed: bool) -> None:
-    def key(company: str) -> str | None:
-        return company if keyed else None
-
-    if layout == "mixed":
-        for i in range(n):
-            company = f"co_{i % KEYS}"
-            queue.enqueue(noop, i=i, meta={"company_id": company}, concurrency_key=key(company))
-        return
-    for k in range(KEYS):
-        company = f"co_{k}"
-        args = [{"i": i} for i in range(k, n, KEYS)]
-        queue.enqueue_many(noop, args, meta={"company_id": company}, concurrency_key=key(company))
+def noop_args(i: int) -> dict[str, Any]:
+    return {"i": i}
 
 
 def choose_claims(queue: Queue) -> Callable[[Any, ClaimRequest], list[Job]]:
@@ -93,12 +78,8 @@ def choose_claims(queue: Queue) -> Callable[[Any, ClaimRequest], list[Job]]:
     statement = f"UPDATE lf_jobs SET {CLAIM_SET} WHERE id IN ({ids}) RETURNING {SELECT}"
 
     def claim(conn: Any, request: ClaimRequest) -> list[Job]:
-        params = {
-            "now": request.now,
-            "worker": request.worker_id,
-            "lease": request.lease_until,
-            "ids": orjson.dumps(next(batches, [])).decode(),
-        }
+        # The real claim's parameters (CLAIM_SET uses some), with the chosen ids beside them.
+        params = {**claim_params(request), "ids": orjson.dumps(next(batches, [])).decode()}
         return [row_to_job(r) for r in backend.execute(conn, statement, params).fetchall()]
 
     return claim
@@ -109,7 +90,9 @@ def prepared(engine: str, tmp: Path, variant: str, n: int, layout: str) -> Itera
     with database(engine, tmp) as url:
         queue = Queue(url)
         try:
-            fill(queue, n, layout, keyed=variant != "unkeyed")
+            enqueue_companies(
+                queue, noop, noop_args, n, keyed=variant != "unkeyed", blocks=layout == "blocks"
+            )
             if variant.endswith("unindexed"):
                 queue.backend.run(
                     lambda c: queue.backend.execute(c, "DROP INDEX lf_jobs_claim_keyed")

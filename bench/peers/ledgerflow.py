@@ -11,6 +11,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from common import (
     spawn,
     unit_of_work,
 )
-from ledgerflow.jobs import JobContext, Queue, task
+from ledgerflow.jobs import JobContext, Queue, Task, task
 from ledgerflow.jobs.worker import BATCH_SIZE
 
 
@@ -49,6 +50,30 @@ def work(ctx: JobContext, iterations: int, report: bool) -> float:
         if report:
             ctx.progress(100 * i / iterations, f"{i}/{iterations}")
     return time.thread_time() - started
+
+
+def enqueue_companies(
+    queue: Queue,
+    job: Task[Any, Any],
+    make_args: Callable[[int], dict[str, Any]],
+    n: int,
+    keyed: bool,
+    blocks: bool = False,
+) -> None:
+    """``n`` jobs of ``KEYS`` companies as the API enqueues them: the company in the meta and,
+    ``keyed``, as the concurrency key too (default limit 2). Mixed, the companies' jobs arrive
+    interleaved, one call each; in ``blocks``, each company's jobs in one call."""
+    if not blocks:
+        for i in range(n):
+            company = f"co_{i % KEYS}"
+            key = company if keyed else None
+            queue.enqueue(job, **make_args(i), meta={"company_id": company}, concurrency_key=key)
+        return
+    for k in range(KEYS):
+        company = f"co_{k}"
+        args = [make_args(i) for i in range(k, n, KEYS)]
+        key = company if keyed else None
+        queue.enqueue_many(job, args, meta={"company_id": company}, concurrency_key=key)
 
 
 class _Ledgerflow(Adapter):
@@ -76,24 +101,12 @@ class _Ledgerflow(Adapter):
             else (noop, lambda i: {"i": i})
         )
         layout = kind.removeprefix("short").strip("-") or "noop"
-        # Companies as the API enqueues them: the company in the meta and, with the limit on,
-        # as the concurrency key too (default limit 2).
         if layout == "noop":
             self.queue.enqueue_many(job, [make_args(i) for i in range(n)])
-        elif layout in ("companies", "keyed"):  # KEYS companies' jobs arriving mixed
-            for i in range(n):
-                company = f"co_{i % KEYS}"
-                key = company if layout == "keyed" else None
-                self.queue.enqueue(
-                    job, **make_args(i), meta={"company_id": company}, concurrency_key=key
-                )
-        elif layout == "keyed-blocks":  # each company's jobs enqueued at once, one by one
-            for k in range(KEYS):
-                args = [make_args(i) for i in range(k, n, KEYS)]
-                company = f"co_{k}"
-                self.queue.enqueue_many(
-                    job, args, meta={"company_id": company}, concurrency_key=company
-                )
+        elif layout in ("companies", "keyed"):
+            enqueue_companies(self.queue, job, make_args, n, keyed=layout == "keyed")
+        elif layout == "keyed-blocks":
+            enqueue_companies(self.queue, job, make_args, n, keyed=True, blocks=True)
         elif kind in ("work", "work-progress"):
             args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
             self.queue.enqueue_many(work, [args] * n)
