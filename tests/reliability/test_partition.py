@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from ledgerflow.jobs import JobContext, JobSettings, JobStatus, Queue, Worker, task
+from ledgerflow.jobs.backends.postgres import CLAIM_LOCK
 
 pytestmark = pytest.mark.slow
 LEASE = 2.0
@@ -196,6 +197,48 @@ def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(pg_url: str) -
     finally:
         proxy.close()
         for worker in (other, partitioned):
+            if worker is not None:
+                worker.stop(grace=0)
+        cut_off.close()
+        direct.close()
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        pytest.param("SELECT 1 FROM lf_jobs WHERE id = %(job)s FOR UPDATE", id="job-row"),
+        pytest.param(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})", id="claim-lock"),
+    ],
+)
+def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(pg_url: str, held: str) -> None:
+    """The cut strikes inside a transaction of the cut-off worker that holds its job's row (a
+    beat, an exchange) or the lock that serializes claims: the server keeps the session, and
+    the lock, alive; the proxy, like a host that is up but stuck, even answers its keepalives.
+    Neither the rescue of the job nor the other workers' claims may wait for it."""
+    if "127.0.0.1:5432" not in pg_url:
+        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
+    EXECUTIONS.clear()
+    proxy = Proxy(("127.0.0.1", 5432))
+    direct = Queue(pg_url, settings=SETTINGS)
+    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
+    leader = Worker(direct, queues=["elsewhere"], concurrency=1).start()
+    partitioned = Worker(cut_off, concurrency=1, maintenance=False).start()
+    rescuer: Worker | None = None
+    # A session of the cut-off queue, opened as its pool opens them.
+    stuck = cut_off.backend.connect()  # type: ignore[attr-defined]
+    try:
+        job = direct.enqueue(probe, seconds=30.0)
+        assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
+        stuck.execute("BEGIN")
+        stuck.execute(held, {"job": job.id})
+        proxy.partitioned.set()
+        rescuer = Worker(direct, concurrency=1, maintenance=False).start()
+        rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10)
+        assert rescued, f"job still {direct.get(job.id).status} {LEASE + 10:.0f} s after the cut"
+    finally:
+        proxy.close()  # before anything talks to the server through it again
+        stuck.close()
+        for worker in (rescuer, partitioned, leader):
             if worker is not None:
                 worker.stop(grace=0)
         cut_off.close()

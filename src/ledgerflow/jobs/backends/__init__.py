@@ -21,7 +21,10 @@ def open_backend(url: str, settings: JobSettings) -> Backend:
     if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         from .postgres import PostgresBackend
 
-        return PostgresBackend(url, settings.db_pool_size, settings.db_pool_timeout)
+        # Half the lease: a worker's session that stalls in a transaction (a beat, an exchange:
+        # a beat interval after its last beat) lets go of its locks before that beat's lease ends.
+        stalled_after = settings.worker_timeout / 2
+        return PostgresBackend(url, settings.db_pool_size, settings.db_pool_timeout, stalled_after)
     raise ConfigurationError(
         f"unsupported database URL scheme {scheme!r}: use sqlite:///path or postgresql://..."
     )

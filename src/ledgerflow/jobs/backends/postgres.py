@@ -3,7 +3,9 @@
 Claims are serialized by a transaction-level advisory lock taken just before the claim
 statement, so the per-key running counts the statement reads cannot be raced by another
 claimer (READ COMMITTED gives each statement a fresh snapshot, taken after the lock).
-Connections carry TCP keepalives on both ends, so a peer that vanished is noticed in seconds.
+Connections carry TCP keepalives on both ends, so a peer that vanished is noticed in seconds,
+and the server ends a session that stalls inside a transaction, so its row locks never outlive
+the lease of the jobs they cover.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ CHANNEL = "lf_jobs"
 CHANGES_CHANNEL = "lf_job_events"
 _IDS_PER_NOTIFY = 200  # job ids are at most 32 characters
 _COPY = f"COPY lf_jobs ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
-_CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
+CLAIM_LOCK = 0x1F_0B5_C1A1  # arbitrary, fixed: serializes claims
 _RETURNING = ", ".join("j." + c for c in SELECT.split(", "))
 # A claim reads only the heads of ordered lines, which its indexes give presorted. Without
 # fresh statistics (a new or bulk-loaded table) the planner may find a sort of a whole status
@@ -87,22 +89,30 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     greatest = "GREATEST"
     driver_errors = (psycopg.Error,)
 
-    def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
-        self.conninfo = self.with_keepalives(conninfo(url))
+    def __init__(self, url: str, pool_size: int, pool_timeout: float, stalled_after: float) -> None:
+        self.conninfo = self.with_session_limits(conninfo(url), stalled_after)
         super().__init__(url, pool_size, pool_timeout)
 
     def connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=True)
 
     @staticmethod
-    def with_keepalives(conninfo: str) -> str:
-        """Keepalives on this side (libpq) and the server's (``-c tcp_keepalives_*``), unless
-        the URL sets its own: a dead peer then fails calls in ~15 s instead of ~2 hours."""
+    def with_session_limits(conninfo: str, stalled_after: float) -> str:
+        """Keepalives on this side (libpq) and the server's (``-c tcp_keepalives_*``): a dead
+        peer then fails calls in ~15 s instead of ~2 hours. And the server ends a session idle
+        inside a transaction for ``stalled_after`` seconds: keepalives cannot tell a stuck or
+        cut-off client whose host still answers them, and until its session ends, the row
+        locks it holds would block the rescue of its jobs. The runtime's own transactions
+        never wait on anything but the database. Settings the URL makes are kept."""
         params = conninfo_to_dict(conninfo)
         for key, value in _CLIENT_KEEPALIVE.items():
             params.setdefault(key, value)
         options = str(params.get("options") or "")
-        server = [f"-c {k}={v}" for k, v in _SERVER_KEEPALIVE.items() if k not in options]
+        limits = {
+            **_SERVER_KEEPALIVE,
+            "idle_in_transaction_session_timeout": max(1, round(stalled_after * 1000)),
+        }
+        server = [f"-c {k}={v}" for k, v in limits.items() if k not in options]
         params["options"] = " ".join([options, *server]).strip()
         return make_conninfo("", **params)
 
@@ -138,7 +148,7 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
     def claim(self, conn: psycopg.Connection[Any], request: ClaimRequest) -> list[Job]:
-        conn.execute(_CLAIM_PREAMBLE, (_CLAIM_LOCK,))
+        conn.execute(_CLAIM_PREAMBLE, (CLAIM_LOCK,))
         statement = claim_statement(len(request.queues))
         return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 
