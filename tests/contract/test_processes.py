@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -90,6 +92,58 @@ def test_kill_9_mid_job_is_rescued_in_seconds(queue: Queue, db_url: str, tmp_pat
         done = wait_for(lambda: (j := queue.get(job.id)).is_final and j, timeout=30)
     assert done.status is JobStatus.COMPLETE and done.attempts == 2
     assert executions(tmp_path)[job.id] == 1, "the killed attempt never finished"
+
+
+def freeze(process: subprocess.Popen[bytes], db_url: str) -> None:
+    """SIGSTOP ``process``; on SQLite, at a moment it holds no write lock: a process frozen
+    holding it stops every writer until it thaws or dies (SQLite has one, kept in the file)."""
+    for _ in range(100):
+        process.send_signal(signal.SIGSTOP)
+        wait_for(lambda: Path(f"/proc/{process.pid}/stat").read_text().split()[2] == "T")
+        if not db_url.startswith("sqlite:") or not sqlite_write_locked(db_url):
+            return
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError("the worker held the write lock at every try")
+
+
+def sqlite_write_locked(db_url: str) -> bool:
+    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
+def test_a_frozen_worker_is_rescued_and_stands_down_when_it_thaws(
+    queue: Queue, db_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP, as when a VM or container is paused or a host swaps: the worker stops beating
+    but keeps its connections. Its job is rescued and run elsewhere; thawed, the worker stops
+    the stale attempt at its next progress call, before it records anything, and goes on."""
+    process = start_worker(db_url, concurrency=1)
+    job = queue.enqueue(jobtasks.record, out_dir=str(tmp_path), seconds=60, first_only=True)
+    try:
+        wait_for(lambda: queue.get(job.id).message == "working", timeout=20)
+        freeze(process, db_url)
+        with queue.worker(concurrency=1):
+            done = wait_for(lambda: (j := queue.get(job.id)).is_final and j, timeout=30)
+        assert done.status is JobStatus.COMPLETE and done.attempts == 2
+        process.send_signal(signal.SIGCONT)
+        after = queue.enqueue(jobtasks.record, out_dir=str(tmp_path))
+        wait_for(lambda: queue.get(after.id).status is JobStatus.COMPLETE, timeout=30)
+    finally:
+        process.send_signal(signal.SIGCONT)
+        code = stop(process)
+    assert code == 0
+    assert executions(tmp_path) == Counter({job.id: 1, after.id: 1}), "the stale attempt stopped"
+    thawed = (tmp_path / f"{process.pid}.log").read_text().split()
+    assert thawed[0] == after.id, "the thawed worker took the next job"
+    assert queue.get(job.id) == done, "the stale attempt's late writes changed nothing"
 
 
 def test_slow_job_is_never_rescued_while_its_worker_lives(db_url: str, tmp_path: Path) -> None:
