@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
@@ -122,8 +123,43 @@ def pg_url(pg_database: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def through(proxy: Proxy, url: str) -> str:
-    return url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+@dataclass
+class Scene:
+    """A queue whose connections run through ``proxy`` (``cut_off``) beside a directly
+    connected one (``direct``), and the workers a test starts on them."""
+
+    proxy: Proxy
+    direct: Queue
+    cut_off: Queue
+    workers: list[Worker]
+    sessions: list[psycopg.Connection[Any]]
+
+    def start(self, queue: Queue, **options: Any) -> Worker:
+        worker = Worker(queue, concurrency=1, **options).start()
+        self.workers.append(worker)
+        return worker
+
+
+@pytest.fixture
+def scene(pg_url: str) -> Iterator[Scene]:
+    if "127.0.0.1:5432" not in pg_url:
+        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
+    EXECUTIONS.clear()
+    proxy = Proxy(("127.0.0.1", 5432))
+    through = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    direct = Queue(pg_url, settings=SETTINGS)
+    cut_off = Queue(through, settings=SETTINGS, migrate=False)
+    scene = Scene(proxy, direct, cut_off, [], [])
+    try:
+        yield scene
+    finally:
+        proxy.close()  # every socket drops: the cut-off side gets errors and can stop
+        for session in scene.sessions:
+            session.close()
+        for worker in reversed(scene.workers):
+            worker.stop(grace=0)
+        cut_off.close()
+        direct.close()
 
 
 def wait_for(predicate: object, timeout: float) -> bool:
@@ -136,71 +172,41 @@ def wait_for(predicate: object, timeout: float) -> bool:
 
 
 def test_partitioned_worker_stops_its_job_before_the_rescued_attempt_starts(
-    pg_url: str,
+    scene: Scene,
 ) -> None:
-    if "127.0.0.1:5432" not in pg_url:
-        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
-    EXECUTIONS.clear()
-    proxy = Proxy(("127.0.0.1", 5432))
-    direct = Queue(pg_url, settings=SETTINGS)
-    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
     # The maintenance role (rescue) is held by a worker that stays connected and takes no jobs
     # from this queue; the cut-off worker takes the job; a third, connected, takes the rescue.
-    leader = Worker(direct, queues=["elsewhere"], concurrency=1).start()
-    partitioned = Worker(cut_off, concurrency=1, maintenance=False).start()
-    rescuer: Worker | None = None
-    try:
-        job = direct.enqueue(probe, seconds=10.0)
-        assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
-        proxy.partitioned.set()
-        cut_at = time.monotonic()
-        rescuer = Worker(direct, concurrency=1, maintenance=False).start()
-        assert wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10), "rescued and run elsewhere"
-        first, second = EXECUTIONS[0], EXECUTIONS[1]
-        # What the guarantee says: the first attempt stopped itself within 80 % of the lease
-        # (plus one cancellation check), before the second one started.
-        assert first.ended is not None and first.ended <= second.started, (
-            f"first attempt still running {second.started - cut_at:.1f} s after the cut, "
-            "when the rescued attempt started"
-        )
-        assert first.ended - cut_at <= LEASE
-        assert direct.get(job.id).status in (JobStatus.RUNNING, JobStatus.COMPLETE)
-    finally:
-        proxy.close()  # every socket drops: the cut-off worker gets errors and can stop
-        for worker in (rescuer, partitioned, leader):
-            if worker is not None:
-                worker.stop(grace=0)
-        cut_off.close()
-        direct.close()
+    scene.start(scene.direct, queues=["elsewhere"])
+    scene.start(scene.cut_off, maintenance=False)
+    job = scene.direct.enqueue(probe, seconds=10.0)
+    assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
+    scene.proxy.partitioned.set()
+    cut_at = time.monotonic()
+    scene.start(scene.direct, maintenance=False)
+    assert wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10), "rescued and run elsewhere"
+    first, second = EXECUTIONS[0], EXECUTIONS[1]
+    # What the guarantee says: the first attempt stopped itself within 80 % of the lease
+    # (plus one cancellation check), before the second one started.
+    assert first.ended is not None and first.ended <= second.started, (
+        f"first attempt still running {second.started - cut_at:.1f} s after the cut, "
+        "when the rescued attempt started"
+    )
+    assert first.ended - cut_at <= LEASE
+    assert scene.direct.get(job.id).status in (JobStatus.RUNNING, JobStatus.COMPLETE)
 
 
-def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(pg_url: str) -> None:
-    if "127.0.0.1:5432" not in pg_url:
-        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
-    EXECUTIONS.clear()
-    proxy = Proxy(("127.0.0.1", 5432))
-    direct = Queue(pg_url, settings=SETTINGS)
-    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
-    partitioned = Worker(cut_off, concurrency=1).start()  # leads maintenance: it started first
-    other: Worker | None = None
-    try:
-        assert wait_for(
-            lambda: partitioned._maintenance is not None and partitioned._maintenance.run_once(),
-            10,
-        ), "the cut-off worker holds the maintenance role"
-        job = direct.enqueue(probe, seconds=30.0)
-        assert wait_for(lambda: len(EXECUTIONS) == 1, 20)
-        proxy.partitioned.set()
-        other = Worker(direct, concurrency=1).start()
-        rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 15)
-        assert rescued, f"job still {direct.get(job.id).status} {LEASE + 15:.0f} s after the cut"
-    finally:
-        proxy.close()
-        for worker in (other, partitioned):
-            if worker is not None:
-                worker.stop(grace=0)
-        cut_off.close()
-        direct.close()
+def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(scene: Scene) -> None:
+    partitioned = scene.start(scene.cut_off)  # leads maintenance: it started first
+    assert wait_for(
+        lambda: partitioned._maintenance is not None and partitioned._maintenance.run_once(),
+        10,
+    ), "the cut-off worker holds the maintenance role"
+    job = scene.direct.enqueue(probe, seconds=30.0)
+    assert wait_for(lambda: len(EXECUTIONS) == 1, 20)
+    scene.proxy.partitioned.set()
+    scene.start(scene.direct)
+    rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 15)
+    assert rescued, f"job still {scene.direct.get(job.id).status} {LEASE + 15:.0f} s after the cut"
 
 
 @pytest.mark.parametrize(
@@ -210,36 +216,21 @@ def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(pg_url: str) -
         pytest.param(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})", id="claim-lock"),
     ],
 )
-def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(pg_url: str, held: str) -> None:
+def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(scene: Scene, held: str) -> None:
     """The cut strikes inside a transaction of the cut-off worker that holds its job's row (a
     beat, an exchange) or the lock that serializes claims: the server keeps the session, and
     the lock, alive; the proxy, like a host that is up but stuck, even answers its keepalives.
     Neither the rescue of the job nor the other workers' claims may wait for it."""
-    if "127.0.0.1:5432" not in pg_url:
-        pytest.skip("the proxy assumes the server at 127.0.0.1:5432")
-    EXECUTIONS.clear()
-    proxy = Proxy(("127.0.0.1", 5432))
-    direct = Queue(pg_url, settings=SETTINGS)
-    cut_off = Queue(through(proxy, pg_url), settings=SETTINGS, migrate=False)
-    leader = Worker(direct, queues=["elsewhere"], concurrency=1).start()
-    partitioned = Worker(cut_off, concurrency=1, maintenance=False).start()
-    rescuer: Worker | None = None
+    scene.start(scene.direct, queues=["elsewhere"])
+    scene.start(scene.cut_off, maintenance=False)
     # A session of the cut-off queue, opened as its pool opens them.
-    stuck = cut_off.backend.connect()  # type: ignore[attr-defined]
-    try:
-        job = direct.enqueue(probe, seconds=30.0)
-        assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
-        stuck.execute("BEGIN")
-        stuck.execute(held, {"job": job.id})
-        proxy.partitioned.set()
-        rescuer = Worker(direct, concurrency=1, maintenance=False).start()
-        rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10)
-        assert rescued, f"job still {direct.get(job.id).status} {LEASE + 10:.0f} s after the cut"
-    finally:
-        proxy.close()  # before anything talks to the server through it again
-        stuck.close()
-        for worker in (rescuer, partitioned, leader):
-            if worker is not None:
-                worker.stop(grace=0)
-        cut_off.close()
-        direct.close()
+    stuck = scene.cut_off.backend.connect()  # type: ignore[attr-defined]
+    scene.sessions.append(stuck)
+    job = scene.direct.enqueue(probe, seconds=30.0)
+    assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
+    stuck.execute("BEGIN")
+    stuck.execute(held, {"job": job.id})
+    scene.proxy.partitioned.set()
+    scene.start(scene.direct, maintenance=False)
+    rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10)
+    assert rescued, f"job still {scene.direct.get(job.id).status} {LEASE + 10:.0f} s after the cut"
