@@ -17,16 +17,59 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from categorize import database
 from ledgerflow.jobs import JobContext, Queue, task
+from ledgerflow.jobs.backend import ClaimRequest
 
 
 @task(name="bench.claim_lock.sleep", max_attempts=1)
 def pause(ctx: JobContext, seconds: float) -> None:
     time.sleep(seconds)
+
+
+@contextmanager
+def fresh_queue() -> Iterator[Queue]:
+    """A queue on a new PostgreSQL database, dropped afterwards."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database("postgresql", Path(tmp)) as url,
+        Queue(url) as queue,
+    ):
+        yield queue
+
+
+def prefill(queue: Queue, jobs: int, seconds: float) -> None:
+    queue.enqueue_many(pause, [{"seconds": seconds}] * jobs)
+    # A running deployment has statistics (autovacuum); without them the planner finds the
+    # freshly loaded table small enough to scan, and a one-job claim took twice as long.
+    queue.backend.run(lambda conn: conn.execute("ANALYZE lf_jobs"))  # type: ignore[attr-defined]
+
+
+def bare(queue: Queue, claims: int) -> tuple[float, float]:
+    """Median ms of a one-job claim (the lock and the query) and of its commit, made one after
+    another on one connection with no worker around them."""
+    backend: Any = queue.backend
+    prefill(queue, claims, 0.0)
+    conn = backend.connect()
+    query: list[float] = []
+    commit: list[float] = []
+    try:
+        for _ in range(claims):
+            now = time.time()
+            with conn.transaction():
+                started = time.perf_counter()
+                backend.claim(conn, ClaimRequest("bench", ("default",), 1, now, now + 60))
+                claimed = time.perf_counter()
+            query.append(claimed - started)
+            commit.append(time.perf_counter() - claimed)
+    finally:
+        conn.close()
+    return 1e3 * statistics.median(query), 1e3 * statistics.median(commit)
 
 
 def timed(queue: Queue, jobs: int, seconds: float) -> dict[str, Any]:
@@ -55,10 +98,7 @@ def timed(queue: Queue, jobs: int, seconds: float) -> dict[str, Any]:
         return result
 
     backend.claim, backend.run = timed_claim, timed_run  # type: ignore[attr-defined]
-    queue.enqueue_many(pause, [{"seconds": seconds}] * jobs)
-    # A running deployment has statistics (autovacuum); without them the planner finds the
-    # freshly loaded table small enough to scan, and a one-job claim took twice as long.
-    run(lambda conn: conn.execute("ANALYZE lf_jobs"))
+    prefill(queue, jobs, seconds)
     started = time.perf_counter()
     with queue.worker(concurrency=4):
         while (
@@ -88,11 +128,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for jobs, seconds in ((args.n, 0.0), (args.slow, args.sleep)):
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            database("postgresql", Path(tmp)) as url,
-            Queue(url) as queue,
-        ):
+        with fresh_queue() as queue:
             r = timed(queue, jobs, seconds)
         print(
             f"| {jobs:,} × {seconds * 1e3:.0f} ms | {r['jobs_per_s']:,.0f} | {r['claims']:,} "
@@ -100,6 +136,12 @@ def main() -> None:
             f"| {r['after_query_p50_ms']:.2f} | {1e3 / r['hold_p50_ms']:,.0f} |",
             flush=True,
         )
+    with fresh_queue() as queue:
+        query, commit = bare(queue, args.slow)
+    print(
+        f"\nBare one-job claims, no worker ({args.slow}): lock and query {query:.2f} ms, "
+        f"commit {commit:.2f} ms (p50): {1e3 / (query + commit):,.0f} claims/s"
+    )
 
 
 if __name__ == "__main__":
