@@ -717,8 +717,7 @@ def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) ->
                   "fewer than one claim of no-op jobs takes without it; \"claims capped\" is the "
                   f"limit-off run with every claim cut to {KEYS * KEY_LIMIT}: the part of the "
                   "cost that comes from the cap, whatever computes it. In rounds of adjacent "
-                  "runs (each "
-                  "round in the reverse order of the last): changes are the median over "
+                  "runs (each round in the reverse order of the last): changes are the median over "
                   f"{2 * args.repeat} rounds (each round's in brackets, in %), rates the median "
                   "of all runs.", ""]  # fmt: skip
         rows = []

@@ -16,6 +16,7 @@ import pytest
 from helpers import FAST, wait_for
 
 from ledgerflow.jobs import JobSettings, JobStatus, Queue
+from ledgerflow.jobs.backends.sqlite import sqlite_path
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -108,7 +109,7 @@ def freeze(process: subprocess.Popen[bytes], db_url: str) -> None:
 
 
 def sqlite_write_locked(db_url: str) -> bool:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+    conn = sqlite3.connect(sqlite_path(db_url), timeout=0, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
