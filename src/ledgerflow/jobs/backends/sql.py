@@ -93,8 +93,12 @@ class SqlBackend(ABC, Generic[C]):
     def is_usable(self, conn: C) -> bool: ...
 
     @abstractmethod
-    def write(self, conn: C) -> AbstractContextManager[None]:
-        """A write transaction on ``conn``, committed on success and rolled back on error."""
+    def write(self, conn: C, pipelined: bool = False) -> AbstractContextManager[None]:
+        """A write transaction on ``conn``, committed on success and rolled back on error.
+
+        ``pipelined``: the transaction only reads results that its later statements do not
+        depend on for control flow and catches no error of its own, so an engine behind a
+        network may send its statements without waiting for each one's reply."""
 
     @abstractmethod
     def sql(self, statement: str) -> str:
@@ -131,7 +135,7 @@ class SqlBackend(ABC, Generic[C]):
         if params:
             conn.cursor().executemany(self.sql(statement), params)  # type: ignore[attr-defined]
 
-    def run(self, fn: Callable[[C], T], *, write: bool = True) -> T:
+    def run(self, fn: Callable[[C], T], *, write: bool = True, pipelined: bool = False) -> T:
         """Run ``fn`` on a pooled connection, in a write transaction unless ``write=False``."""
         from ..errors import BackendError
 
@@ -139,7 +143,7 @@ class SqlBackend(ABC, Generic[C]):
             with self.pool.connection() as conn:
                 if not write:
                     return fn(conn)
-                with self.write(conn):
+                with self.write(conn, pipelined):
                     return fn(conn)
         except self.driver_errors as exc:
             raise BackendError(f"{type(exc).__name__}: {exc}".strip()) from exc
@@ -243,7 +247,7 @@ class SqlBackend(ABC, Generic[C]):
             return jobs
 
         after: list[Callable[[], None]] = []
-        claimed: list[Job] = self.run(exchange)
+        claimed: list[Job] = self.run(exchange, pipelined=True)
         for publish_changes in after:
             publish_changes()
         return claimed
@@ -284,7 +288,7 @@ class SqlBackend(ABC, Generic[C]):
             rows = self.execute(conn, HELD, params).fetchall()
             return {job_id: HeldJob(bool(flag), attempt) for job_id, flag, attempt in rows}
 
-        held: dict[str, HeldJob] = self.run(beat)
+        held: dict[str, HeldJob] = self.run(beat, pipelined=True)
         return held
 
     def stop_worker(self, worker_id: str, now: float) -> None:
