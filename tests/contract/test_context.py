@@ -61,25 +61,43 @@ def test_a_new_message_alone_is_written(clock: Clock) -> None:
     assert update is not None and (update.progress, update.message) == (10, "writing")
 
 
-def test_asks_once_per_interval_and_at_once_for_100(clock: Clock) -> None:
+def test_the_worker_is_asked_only_for_an_overdue_write_or_100(clock: Clock) -> None:
     asks: list[float] = []
     ctx = context(asks, clock)
     for i in range(1, 50):  # a tight loop inside the first interval: no write is due
-        ctx.progress(i)
+        ctx.progress(i, f"{i}/100")
     assert asks == [] and ctx.take_update(clock.now) is None
     assert ctx.due_in(clock.now) == pytest.approx(PROGRESS_INTERVAL)
     clock.now += PROGRESS_INTERVAL
-    for i in range(50, 60):  # due now: asks once, however often it is called
+    for i in range(50, 60):  # due now: the worker, which waits for due_in, takes it
+        ctx.progress(i)
+    assert asks == [] and ctx.due_in(clock.now) == 0.0
+    update = ctx.take_update(clock.now)
+    assert update is not None and (update.progress, update.message) == (59, "49/100")
+    assert ctx.take_update(clock.now) is None  # taken; the next is an interval away
+    ctx.progress(60)
+    assert asks == [] and ctx.due_in(clock.now) == pytest.approx(PROGRESS_INTERVAL)
+    assert ctx.take_update(clock.now + PROGRESS_INTERVAL) is not None
+    clock.now += 10  # a quiet spell: the next change is overdue at once, and asks once
+    for i in range(61, 70):
         ctx.progress(i)
     assert asks == [clock.now]
-    update = ctx.take_update(clock.now)
-    assert update is not None and update.progress == 59
-    assert ctx.take_update(clock.now) is None  # taken; the next is an interval away
+    assert ctx.take_update(clock.now) is not None
     clock.now += 0.01
     ctx.progress(100, "done")  # 100 % does not wait for the interval
     assert asks[-1] == clock.now and len(asks) == 2
     update = ctx.take_update(clock.now)
     assert update is not None and (update.progress, update.message) == (100, "done")
+
+
+def test_values_that_are_not_a_rise_change_nothing(clock: Clock) -> None:
+    ctx = context([], clock)
+    for value in (0.99, float("nan"), -1, 0):
+        ctx.progress(value)
+    assert ctx.take_update(clock.now, force=True) is None
+    ctx.progress(float("inf"))
+    update = ctx.take_update(clock.now, force=True)
+    assert update is not None and update.progress == 100
 
 
 def test_progress_raises_once_aborted(clock: Clock) -> None:

@@ -24,17 +24,17 @@ class AbortReason(enum.Enum):
 class JobContext:
     """Passed as the first argument of every task.
 
-    ``progress`` only records the value in memory and, at most every 250 ms, asks the worker to
-    write it; calling it in a tight loop is cheap. It raises ``Cancelled`` once the job is
+    ``progress`` only records the value in memory; the worker writes it at most every 250 ms
+    (100 % at once), so calling it in a tight loop is cheap. It raises ``Cancelled`` once the job is
     cancelled (or timed out, or the worker is stopping), which is how a running task stops.
     """
 
     __slots__ = (
         "_abort",
-        "_asked",
         "_database_url",
         "_due_at",
         "_message",
+        "_next",
         "_on_urgent",
         "_progress",
         "_worker_id",
@@ -54,10 +54,11 @@ class JobContext:
         self._worker_id = worker_id
         self._on_urgent = on_urgent
         self._progress = 0
+        self._next = 1  # the least percent that raises the progress
         self._message: str | None = None
         self._abort: AbortReason | None = None
         self._due_at = time.monotonic() + PROGRESS_INTERVAL
-        self.dirty = self._asked = False
+        self.dirty = False
 
     @property
     def id(self) -> str:
@@ -82,23 +83,29 @@ class JobContext:
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Report ``percent`` (0–100, never going back) and an optional message."""
-        # The hot path of a tight loop: no builtin calls but int() and, until the write is
-        # due, one clock read.
+        # The hot path of a tight loop: a call between two whole percents with a new message
+        # is a few attribute reads and writes, no builtin call and no clock read. Once the
+        # job is marked for a write, the worker times it; the clock is read only when it is
+        # marked, in case the write is overdue already and the worker waits for something else.
         if self._abort is not None:
             raise Cancelled(f"job {self.job.id} {self._abort.value}")
-        value = int(percent)
-        if value > self._progress:
-            self._progress = value if value < 100 else 100
+        if percent >= self._next:  # risen by a whole percent at least (NaN never rises)
+            value = int(min(percent, 100))
+            self._progress, self._next = value, value + 1
+            if value == 100:  # written at once, not at the next interval
+                if message is not None:
+                    self._message = message
+                self.dirty = True
+                self._on_urgent()
+                return
         elif message is None or message == self._message:
             return
         if message is not None:
             self._message = message
-        self.dirty = True
-        # Once per write: until the worker takes it (at once for 100 %), asking again only
-        # costs the task.
-        if not self._asked and (self._progress == 100 or time.monotonic() >= self._due_at):
-            self._asked = True
-            self._on_urgent()
+        if not self.dirty:
+            self.dirty = True
+            if time.monotonic() >= self._due_at:
+                self._on_urgent()
 
     def check_cancelled(self) -> None:
         """Raise ``Cancelled`` if the job was cancelled; call it in long loops without progress."""
@@ -124,7 +131,7 @@ class JobContext:
             return None
         if not force and self._progress < 100 and now < self._due_at:
             return None
-        self.dirty = self._asked = False
+        self.dirty = False
         self._due_at = now + PROGRESS_INTERVAL
         return ProgressUpdate(
             self.job.id, self._worker_id, self.job.attempts, self._progress, self._message
