@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,6 @@ def timed(queue: Queue, jobs: int, seconds: float) -> dict[str, Any]:
     sizes: list[int] = []
 
     def timed_claim(conn: Any, request: Any) -> Any:
-        # A pipelined exchange sends its writes with the claim; settle them first (a nested
-        # pipeline syncs on exit), so the timer starts where the lock is taken.
-        with conn.pipeline() if conn.pgconn.pipeline_status else nullcontext():
-            pass
         local.started = time.perf_counter()
         claimed = claim(conn, request)
         local.claimed = time.perf_counter()

@@ -18,7 +18,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ import psycopg
 import pytest
 
 from ledgerflow.jobs import JobContext, JobSettings, JobStatus, Queue, Worker, task
+from ledgerflow.jobs.backend import ClaimRequest
 from ledgerflow.jobs.backends.postgres import CLAIM_LOCK
 
 pytestmark = pytest.mark.slow
@@ -132,7 +134,7 @@ class Scene:
     direct: Queue
     cut_off: Queue
     workers: list[Worker]
-    sessions: list[psycopg.Connection[Any]]
+    sessions: list[psycopg.Connection[Any] | ExitStack]
 
     def start(self, queue: Queue, **options: Any) -> Worker:
         worker = Worker(queue, concurrency=1, **options).start()
@@ -155,7 +157,8 @@ def scene(pg_url: str) -> Iterator[Scene]:
     finally:
         proxy.close()  # every socket drops: the cut-off side gets errors and can stop
         for session in scene.sessions:
-            session.close()
+            with suppress(psycopg.Error):  # a transaction left open on a dropped connection
+                session.close()
         for worker in reversed(scene.workers):
             worker.stop(grace=0)
         cut_off.close()
@@ -209,14 +212,39 @@ def test_jobs_of_a_partitioned_leader_are_rescued_after_the_lease(scene: Scene) 
     assert rescued, f"job still {scene.direct.get(job.id).status} {LEASE + 15:.0f} s after the cut"
 
 
+def hold_job_row(scene: Scene, stuck: psycopg.Connection[Any], job_id: str) -> None:
+    stuck.execute("BEGIN")
+    stuck.execute("SELECT 1 FROM lf_jobs WHERE id = %s FOR UPDATE", (job_id,))
+
+
+def hold_claim_lock(scene: Scene, stuck: psycopg.Connection[Any], job_id: str) -> None:
+    stuck.execute("BEGIN")
+    stuck.execute(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})")
+
+
+def hold_claim_lock_mid_exchange(scene: Scene, stuck: psycopg.Connection[Any], job_id: str) -> None:
+    """Where a worker's exchange stands once its claim has come back: the claim lock held, the
+    announcement and the commit not sent yet. (A psycopg pipeline here sends a Flush after
+    its Sync, and a Flush disarms the server's idle-in-transaction timer for good.)"""
+    backend: Any = scene.cut_off.backend
+    exchange = ExitStack()
+    scene.sessions.append(exchange)
+    exchange.enter_context(backend.write(stuck))
+    now = time.time()
+    backend.claim(stuck, ClaimRequest("stuck", ("nothing",), 1, now, now + LEASE))
+
+
 @pytest.mark.parametrize(
-    "held",
+    "hold",
     [
-        pytest.param("SELECT 1 FROM lf_jobs WHERE id = %(job)s FOR UPDATE", id="job-row"),
-        pytest.param(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})", id="claim-lock"),
+        pytest.param(hold_job_row, id="job-row"),
+        pytest.param(hold_claim_lock, id="claim-lock"),
+        pytest.param(hold_claim_lock_mid_exchange, id="claim-lock-mid-exchange"),
     ],
 )
-def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(scene: Scene, held: str) -> None:
+def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(
+    scene: Scene, hold: Callable[[Scene, psycopg.Connection[Any], str], None]
+) -> None:
     """The cut strikes inside a transaction of the cut-off worker that holds its job's row (a
     beat, an exchange) or the lock that serializes claims: the server keeps the session, and
     the lock, alive; the proxy, like a host that is up but stuck, even answers its keepalives.
@@ -228,8 +256,7 @@ def test_a_session_cut_off_inside_a_transaction_holds_up_nothing(scene: Scene, h
     scene.sessions.append(stuck)
     job = scene.direct.enqueue(probe, seconds=30.0)
     assert wait_for(lambda: len(EXECUTIONS) == 1, 20), "the cut-off worker took the job"
-    stuck.execute("BEGIN")
-    stuck.execute(held, {"job": job.id})
+    hold(scene, stuck, job.id)
     scene.proxy.partitioned.set()
     scene.start(scene.direct, maintenance=False)
     rescued = wait_for(lambda: len(EXECUTIONS) >= 2, LEASE + 10)

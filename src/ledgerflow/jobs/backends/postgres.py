@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -123,12 +123,8 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
         return not conn.closed and not conn.broken
 
     @contextmanager
-    def write(self, conn: psycopg.Connection[Any], pipelined: bool = False) -> Iterator[None]:
-        # Pipelined, statements go out as they are made and replies are read at the first
-        # fetch: a worker's exchange (begin, its writes, the claim lock and the claim) is one
-        # round trip, and its announcement and commit another. The claim lock is then held
-        # for one round trip, not three.
-        with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+    def write(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        with conn.transaction():
             yield
 
     def sql(self, statement: str) -> str:

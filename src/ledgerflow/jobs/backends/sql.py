@@ -93,12 +93,8 @@ class SqlBackend(ABC, Generic[C]):
     def is_usable(self, conn: C) -> bool: ...
 
     @abstractmethod
-    def write(self, conn: C, pipelined: bool = False) -> AbstractContextManager[None]:
-        """A write transaction on ``conn``, committed on success and rolled back on error.
-
-        ``pipelined``: the transaction only reads results that its later statements do not
-        depend on for control flow and catches no error of its own, so an engine behind a
-        network may send its statements without waiting for each one's reply."""
+    def write(self, conn: C) -> AbstractContextManager[None]:
+        """A write transaction on ``conn``, committed on success and rolled back on error."""
 
     @abstractmethod
     def sql(self, statement: str) -> str:
@@ -135,7 +131,7 @@ class SqlBackend(ABC, Generic[C]):
         if params:
             conn.cursor().executemany(self.sql(statement), params)  # type: ignore[attr-defined]
 
-    def run(self, fn: Callable[[C], T], *, write: bool = True, pipelined: bool = False) -> T:
+    def run(self, fn: Callable[[C], T], *, write: bool = True) -> T:
         """Run ``fn`` on a pooled connection, in a write transaction unless ``write=False``."""
         from ..errors import BackendError
 
@@ -143,7 +139,7 @@ class SqlBackend(ABC, Generic[C]):
             with self.pool.connection() as conn:
                 if not write:
                     return fn(conn)
-                with self.write(conn, pipelined):
+                with self.write(conn):
                     return fn(conn)
         except self.driver_errors as exc:
             raise BackendError(f"{type(exc).__name__}: {exc}".strip()) from exc
@@ -247,7 +243,7 @@ class SqlBackend(ABC, Generic[C]):
             return jobs
 
         after: list[Callable[[], None]] = []
-        claimed: list[Job] = self.run(exchange, pipelined=True)
+        claimed: list[Job] = self.run(exchange)
         for publish_changes in after:
             publish_changes()
         return claimed
@@ -288,7 +284,7 @@ class SqlBackend(ABC, Generic[C]):
             rows = self.execute(conn, HELD, params).fetchall()
             return {job_id: HeldJob(bool(flag), attempt) for job_id, flag, attempt in rows}
 
-        held: dict[str, HeldJob] = self.run(beat, pipelined=True)
+        held: dict[str, HeldJob] = self.run(beat)
         return held
 
     def stop_worker(self, worker_id: str, now: float) -> None:

@@ -83,8 +83,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         return not conn.in_transaction
 
     @contextmanager
-    def write(self, conn: sqlite3.Connection, pipelined: bool = False) -> Iterator[None]:
-        # In-process: there are no round trips for ``pipelined`` to save.
+    def write(self, conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
