@@ -152,7 +152,7 @@ class _Ledgerflow(Adapter):
                 break
 
         def medians(column: int) -> tuple[float, float]:
-            plain, report = (statistics.median(r[column] for r in seconds[k]) for k in (0, 1))
+            plain, report = (statistics.median(r[column] for r in seconds[k]) for k in seconds)
             return plain * 1000, report * 1000
 
         (plain, report), (plain_chunk, report_chunk) = medians(0), medians(1)
