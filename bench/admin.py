@@ -32,7 +32,7 @@ import orjson
 import psycopg
 
 from ledgerflow.jobs import JobStatus, Queue
-from ledgerflow.jobs import admin as admin_module
+from ledgerflow.jobs import series as series_module
 from ledgerflow.jobs.admin import JobsAdmin, Search
 from ledgerflow.jobs.backends.statements import COLUMNS
 from ledgerflow.jobs.ids import _encode
@@ -272,7 +272,7 @@ def bench(engine: str, jobs: int, repeat: int, keep: bool, reuse: str | None) ->
             p50 = statistics.median(samples)
             p99 = sorted(samples)[min(len(samples) - 1, int(0.99 * len(samples)))]
             print(f"| {name} | {p50:.2f} | {p99:.2f} | {size} |", flush=True)
-        admin_module._BUCKETS.clear()
+        series_module._BUCKETS.clear()
         queue.close()
 
 

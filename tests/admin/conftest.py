@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from adminkit import ADMIN_EMAIL, PASSWORD, AdminWorld, api_world, root_conftest
 
-from ledgerflow.jobs import admin as admin_module
+from ledgerflow.jobs import series as series_module
 from ledgerflow.server import session_for
 from ledgerflow.tenancy import create_user
 
@@ -49,6 +49,6 @@ def admin_world(shared_world: AdminWorld) -> AdminWorld:
     backend: Any = shared_world.queue.backend
     for table in ("lf_jobs", "lf_workers"):
         backend.run(lambda c, table=table: backend.execute(c, f"DELETE FROM {table}"))
-    admin_module._BUCKETS.pop(shared_world.queue.url, None)
+    series_module._BUCKETS.pop(shared_world.queue.url, None)
     shared_world.client.cookies.clear()
     return shared_world

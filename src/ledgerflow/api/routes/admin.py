@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...jobs import ConfigurationError, Job, JobNotFound, JobStatus
-from ...jobs.admin import JobsAdmin, Search, TaskRuns, percentiles
+from ...jobs.admin import JobsAdmin, Search
 from ...jobs.models import to_datetime
+from ...jobs.series import TaskRuns, percentiles
 from ...tenancy import Principal
 from ..deps import RuntimeDep, principal_of
 from ..security import SESSION_COOKIE, read_token

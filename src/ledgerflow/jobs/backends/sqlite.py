@@ -8,6 +8,7 @@ another connection commits), a few microseconds per look.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -70,6 +71,11 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         # lose the last commits (never corrupt the file). See docs/guarantees.md.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 60000")
+        try:  # the admin's run-time histograms use them; only some builds have math functions
+            conn.execute("SELECT ln(1), floor(1.5)")
+        except sqlite3.OperationalError:
+            conn.create_function("ln", 1, math.log, deterministic=True)
+            conn.create_function("floor", 1, math.floor, deterministic=True)
         return conn
 
     def rows_table(self, columns: Mapping[str, str]) -> str:
