@@ -26,19 +26,19 @@ from ledgerflow.client import (
     RateLimited,
     TransportError,
     WaitTimeout,
+    following,
     protocol,
 )
-from ledgerflow.client.protocol import (
+from ledgerflow.client.following import (
     CloseStream,
     Effect,
     Emit,
     Fetch,
     OpenStream,
-    Polled,
     ReadLine,
-    Reply,
     Sleep,
 )
+from ledgerflow.client.protocol import Polled, Reply
 from ledgerflow.client.sse import SSEParser
 
 JOB_ID = "job_01JD4Q8V6T3W7X9Y2Z5A1B3C4D"
@@ -97,7 +97,7 @@ class Script:
         self.effects: list[Effect] = []
         self.events: list[JobEvent] = []
 
-    def run(self, steps: protocol.Steps) -> list[JobEvent]:
+    def run(self, steps: following.Steps) -> list[JobEvent]:
         value: Any = None
         error: ClientError | None = None
         while True:
@@ -162,7 +162,7 @@ def test_polling_follows_the_schedule_with_etags() -> None:
             *[unchanged(2)] * 10, polled("complete", 100, 3),
         ),
     )  # fmt: skip
-    events = script.run(protocol.follow(JOB_ID, sse=False, clock=clock))
+    events = script.run(following.follow(JOB_ID, sse=False, clock=clock))
     assert [(e.event, e.job.progress, e.revision) for e in events] == [
         ("progress", 0, 1),
         ("progress", 50, 2),
@@ -185,18 +185,18 @@ def test_polling_tolerates_a_few_transient_errors() -> None:
         clock,
         Fetch=answers(down, busy, RateLimited(429, "slow", 7.0), down, polled("complete", 100, 4)),
     )
-    events = script.run(protocol.follow(JOB_ID, sse=False, clock=clock))
+    events = script.run(following.follow(JOB_ID, sse=False, clock=clock))
     assert [e.event for e in events] == ["complete"]
     assert [s.seconds for s in script.of(Sleep)] == [1.0, 1.0, 7.0, 1.0]
 
     script = Script(Clock(), Fetch=answers(down))
     with pytest.raises(TransportError):
-        script.run(protocol.follow(JOB_ID, sse=False, clock=script.clock))
-    assert len(script.of(Fetch)) == protocol.MAX_POLL_FAILURES
+        script.run(following.follow(JOB_ID, sse=False, clock=script.clock))
+    assert len(script.of(Fetch)) == following.MAX_POLL_FAILURES
 
     script = Script(Clock(), Fetch=answers(NotFound(404, "Job not found.")))
     with pytest.raises(NotFound):
-        script.run(protocol.follow(JOB_ID, sse=False, clock=script.clock))
+        script.run(following.follow(JOB_ID, sse=False, clock=script.clock))
     assert len(script.of(Fetch)) == 1
 
 
@@ -204,7 +204,7 @@ def test_polling_timeout() -> None:
     clock = Clock()
     script = Script(clock, Fetch=answers(polled("running", 10, 1), unchanged(1)))
     with pytest.raises(WaitTimeout) as caught:
-        script.run(protocol.follow(JOB_ID, timeout=10, sse=False, clock=clock))
+        script.run(following.follow(JOB_ID, timeout=10, sse=False, clock=clock))
     assert clock.now == 1010.0
     assert [s.seconds for s in script.of(Sleep)] == [1.0] * 5 + [1.5] * 3 + [0.5]
     assert caught.value.job == job("running", 10) and caught.value.timeout == 10
@@ -223,7 +223,7 @@ def test_stream_to_the_final_event() -> None:
             None,
         ),
     )
-    events = script.run(protocol.follow(JOB_ID, timeout=60, clock=script.clock))
+    events = script.run(following.follow(JOB_ID, timeout=60, clock=script.clock))
     assert [(e.event, e.revision, e.job.progress) for e in events] == [
         ("progress", 3, 10),
         ("progress", 5, 60),
@@ -232,7 +232,7 @@ def test_stream_to_the_final_event() -> None:
     opened = script.of(OpenStream)
     assert len(opened) == 1 and opened[0].request.path == f"/api/jobs/{JOB_ID}/events"
     assert "Last-Event-ID" not in opened[0].request.headers
-    assert opened[0].read_timeout == protocol.STREAM_READ_TIMEOUT
+    assert opened[0].read_timeout == following.STREAM_READ_TIMEOUT
     assert script.of(Fetch) == [] and isinstance(script.effects[-1], CloseStream)
     assert all(r.timeout is not None and r.timeout <= 60 for r in script.of(ReadLine))
 
@@ -244,7 +244,7 @@ def test_stream_that_ends_early_is_reopened_from_the_last_event() -> None:
             frame(3, "running", 10), None, frame(3, "running", 10), frame(4, "failed", 10)
         ),
     )
-    events = script.run(protocol.follow(JOB_ID, clock=script.clock))
+    events = script.run(following.follow(JOB_ID, clock=script.clock))
     assert [(e.event, e.revision) for e in events] == [("progress", 3), ("failed", 4)]
     opened = script.of(OpenStream)
     assert [o.request.headers.get("Last-Event-ID") for o in opened] == [None, "3"]
@@ -259,7 +259,7 @@ def test_stream_refused_falls_back_to_polling(refusal: ClientError) -> None:
         OpenStream=answers(refusal),
         Fetch=answers(polled("running", 5, 2), polled("complete", 100, 3)),
     )
-    events = script.run(protocol.follow(JOB_ID, clock=script.clock))
+    events = script.run(following.follow(JOB_ID, clock=script.clock))
     assert [e.event for e in events] == ["progress", "complete"]
     assert len(script.of(OpenStream)) == 1 and len(script.of(Fetch)) == 2
 
@@ -272,7 +272,7 @@ def test_broken_stream_falls_back_without_repeating_events() -> None:
         ReadLine=lines(frame(3, "running", 10), broken),
         Fetch=answers(polled("running", 10, 3), polled("complete", 100, 4)),
     )
-    events = script.run(protocol.follow(JOB_ID, clock=script.clock))
+    events = script.run(following.follow(JOB_ID, clock=script.clock))
     assert [(e.event, e.revision) for e in events] == [("progress", 3), ("complete", 4)]
     assert len(script.of(OpenStream)) == 2, "reopened once (it had news), then polling"
 
@@ -282,7 +282,7 @@ def test_stream_refusals_that_polling_cannot_fix_are_raised(status: int) -> None
     refusal = protocol.error_for(Reply(status, httpx.Headers(), b'{"detail": "no"}'))
     script = Script(Clock(), OpenStream=answers(refusal))
     with pytest.raises(ApiError) as caught:
-        script.run(protocol.follow(JOB_ID, clock=script.clock))
+        script.run(following.follow(JOB_ID, clock=script.clock))
     assert caught.value.status == status and script.of(Fetch) == []
 
 
@@ -295,7 +295,7 @@ def test_stream_timeout() -> None:
 
     script = Script(clock, ReadLine=slow)
     with pytest.raises(WaitTimeout):
-        script.run(protocol.follow(JOB_ID, timeout=10, clock=clock))
+        script.run(following.follow(JOB_ID, timeout=10, clock=clock))
     assert script.of(OpenStream)[0].read_timeout == 10
     assert [r.timeout for r in script.of(ReadLine)] == [10, 6, 2]
 

@@ -11,23 +11,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import protocol
+from . import following, protocol
 from .errors import ClientError, TransportError
+from .following import CloseStream, Effect, Emit, Fetch, OpenStream, ReadLine, Sleep, Steps
 from .models import Download, Job, JobAccepted, JobEvent, JobPage
-from .protocol import (
-    Call,
-    CloseStream,
-    Effect,
-    Emit,
-    Fetch,
-    FileSource,
-    OpenStream,
-    ReadLine,
-    Reply,
-    Request,
-    Sleep,
-    Steps,
-)
+from .protocol import Call, FileSource, Reply, Request
 from .schedule import Backoff
 
 T = TypeVar("T")
@@ -161,8 +149,8 @@ class AsyncClient:
     def events(
         self, job_id: str, *, timeout: float | None = None, sse: bool = True
     ) -> AsyncIterator[JobEvent]:
-        """Each change of the job, the final one last (see ``protocol.follow``)."""
-        steps = protocol.follow(job_id, timeout=timeout, sse=sse, backoff=self.backoff)
+        """Each change of the job, the final one last (see ``following.follow``)."""
+        steps = following.follow(job_id, timeout=timeout, sse=sse, backoff=self.backoff)
         return self._run(steps)
 
     async def wait(
@@ -181,7 +169,7 @@ class AsyncClient:
                 outcome = on_progress(job)
                 if inspect.isawaitable(outcome):
                     await outcome
-        return protocol.final(job_id, job)
+        return following.final(job_id, job)
 
     # --- transport ----------------------------------------------------------------------------
     async def _send(self, call: Call[T]) -> T:

@@ -10,23 +10,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import protocol
+from . import following, protocol
 from .errors import ClientError, TransportError
+from .following import CloseStream, Effect, Emit, Fetch, OpenStream, ReadLine, Sleep, Steps
 from .models import Download, Job, JobAccepted, JobEvent, JobPage
-from .protocol import (
-    Call,
-    CloseStream,
-    Effect,
-    Emit,
-    Fetch,
-    FileSource,
-    OpenStream,
-    ReadLine,
-    Reply,
-    Request,
-    Sleep,
-    Steps,
-)
+from .protocol import Call, FileSource, Reply, Request
 from .schedule import Backoff
 
 T = TypeVar("T")
@@ -174,8 +162,8 @@ class Client:
     def events(
         self, job_id: str, *, timeout: float | None = None, sse: bool = True
     ) -> Iterator[JobEvent]:
-        """Each change of the job, the final one last (see ``protocol.follow``)."""
-        steps = protocol.follow(job_id, timeout=timeout, sse=sse, backoff=self.backoff)
+        """Each change of the job, the final one last (see ``following.follow``)."""
+        steps = following.follow(job_id, timeout=timeout, sse=sse, backoff=self.backoff)
         return self._run(steps)
 
     def wait(
@@ -196,7 +184,7 @@ class Client:
             job = event.job
             if on_progress is not None:
                 on_progress(job)
-        return protocol.final(job_id, job)
+        return following.final(job_id, job)
 
     # --- transport ----------------------------------------------------------------------------
     def _send(self, call: Call[T]) -> T:
