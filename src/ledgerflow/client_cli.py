@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from .client import ClientError, Job, NotFound, Unauthorized
-from .client_jobs import Jobs, LocalJobs, connection, connection_options, open_jobs
+from .client_jobs import Jobs, LocalJobs, PageRequest, connection, connection_options, open_jobs
 
 STATUSES = ("pending", "running", "complete", "failed", "cancelled")
 
@@ -249,7 +249,7 @@ def jobs_list(
     """A company's jobs, newest first."""
     console = _console()
     with friendly_errors(), open_jobs(connection(params)) as jobs:
-        page = jobs.list(company_id, status, job_type, limit, cursor)
+        page = jobs.list(PageRequest(company_id, status, job_type, limit, cursor))
     if as_json:
         body = {"jobs": [job_json(j) for j in page.jobs], "next_cursor": page.next_cursor}
         click.echo(json.dumps(body, indent=2))

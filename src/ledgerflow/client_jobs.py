@@ -27,6 +27,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 LOCAL_POLL_SECONDS = 0.1
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a company's jobs, newest first."""
+
+    company_id: str
+    status: str | None
+    job_type: str | None
+    limit: int
+    cursor: str | None
+
+
 class Jobs(Protocol):
     """What the commands need, from a server or from the local database."""
 
@@ -34,14 +45,7 @@ class Jobs(Protocol):
 
     def get(self, job_id: str) -> Job: ...
 
-    def list(
-        self,
-        company_id: str,
-        status: str | None,
-        job_type: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> JobPage: ...
+    def list(self, page: PageRequest) -> JobPage: ...
 
     def cancel(self, job_id: str) -> Job: ...
 
@@ -66,16 +70,13 @@ class RemoteJobs:
     def get(self, job_id: str) -> Job:
         return self.client.get_job(job_id)
 
-    def list(
-        self,
-        company_id: str,
-        status: str | None,
-        job_type: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> JobPage:
+    def list(self, page: PageRequest) -> JobPage:
         return self.client.list_jobs(
-            company_id, status=status, type=job_type, limit=limit, cursor=cursor
+            page.company_id,
+            status=page.status,
+            type=page.job_type,
+            limit=page.limit,
+            cursor=page.cursor,
         )
 
     def cancel(self, job_id: str) -> Job:
@@ -130,16 +131,11 @@ class LocalJobs:
     def get(self, job_id: str) -> Job:
         return as_client_job(self._stored(job_id))
 
-    def list(
-        self,
-        company_id: str,
-        status: str | None,
-        job_type: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> JobPage:
-        page = self.queue.list(company_id, status, job_type, limit, cursor)
-        return JobPage([as_client_job(j) for j in page.jobs], page.next_cursor)
+    def list(self, page: PageRequest) -> JobPage:
+        found = self.queue.list(
+            page.company_id, page.status, page.job_type, page.limit, page.cursor
+        )
+        return JobPage([as_client_job(j) for j in found.jobs], found.next_cursor)
 
     def cancel(self, job_id: str) -> Job:
         self._stored(job_id)
