@@ -1,31 +1,35 @@
 """The claim's per-key limits at their edges, on every engine: several keys, limits above one,
-keyed and unkeyed jobs together, priorities across keys, other queues, mixed limits in a key.
+keyed and unkeyed jobs together, priorities across keys, other queues, mixed limits in a key;
+and what a claim reads as keys and their lines grow.
 
 Claims are made directly on the backend, so which jobs a claim takes is deterministic. Each test
-runs twice: with few keys (the claim walks the keys) and with more keys than the walk takes (the
-claim ranks every pending job instead); the answers must be the same.
+runs twice: alone, and beside a few hundred keys of another queue whose jobs no claim here
+takes (the walk passes every one of them); the answers must be the same.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from typing import Any
 
 import jobtasks
 import pytest
 
 from ledgerflow.jobs import Job, Queue
 from ledgerflow.jobs.backend import ClaimRequest
-from ledgerflow.jobs.backends.claim import WALK_KEYS
+from ledgerflow.jobs.backends.claim import claim_candidates, claim_params
 from ledgerflow.jobs.models import Outcome, OutcomeKind
 
 WORKER = "w-fairness"
+OTHER_KEYS = 300
 
 
 @pytest.fixture(autouse=True, params=["few keys", "many keys"])
 def keys(request: pytest.FixtureRequest, queue: Queue) -> None:
-    """With "many keys", more keys than the walk takes, each with a job no claim here takes."""
+    """With "many keys", keys of another queue, each with a job no claim here takes."""
     if request.param == "many keys":
-        for k in range(WALK_KEYS + 1):
+        for k in range(OTHER_KEYS):
             queue.enqueue(jobtasks.noop, concurrency_key=f"filler-{k}", queue="filler")
 
 
@@ -91,3 +95,53 @@ def test_a_small_claim_reads_only_keys_that_can_contribute(queue: Queue) -> None
     urgent = enqueue(queue, 1, concurrency_key="k9", priority=5)
     assert claim(queue, 3) == [*urgent, *late_ready, lines[0][0]]
     assert claim(queue, 3) == [lines[0][1], lines[1][0], lines[1][1]]
+
+
+def claim_reads(queue: Queue, limit: int) -> int:
+    """How much the claim's query reads: SQLite's VM instructions (in hundreds), or the rows
+    PostgreSQL's plan nodes produce. Counts, not times: the same data gives the same count."""
+    backend: Any = queue.backend  # an SQL backend: run and execute
+    now = time.time() + 1
+    params = claim_params(ClaimRequest(WORKER, ("default",), limit, now, now + 60))
+    sqlite = backend.url.startswith("sqlite")
+    statement = claim_candidates(1, lateral=not sqlite)
+
+    def measure(conn: Any) -> int:
+        if isinstance(conn, sqlite3.Connection):
+            steps = 0
+
+            def count() -> int:
+                nonlocal steps
+                steps += 1
+                return 0  # go on
+
+            conn.set_progress_handler(count, 100)
+            try:
+                backend.execute(conn, statement, params).fetchall()
+            finally:
+                conn.set_progress_handler(None, 0)
+            return steps
+        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
+        plan = backend.execute(conn, explain, params).fetchone()[0]
+        return rows_produced(plan[0]["Plan"])
+
+    return backend.run(measure, write=False)
+
+
+def rows_produced(node: dict[str, Any]) -> int:
+    own = int(node["Actual Rows"] * node["Actual Loops"])
+    return own + sum(rows_produced(child) for child in node.get("Plans", []))
+
+
+@pytest.mark.parametrize("limit", [1, 200])
+def test_a_claim_reads_as_much_however_deep_the_keys_lines_are(queue: Queue, limit: int) -> None:
+    # 150 keys with pending jobs: a claim walks the keys, one seek each, and reads each line
+    # only as deep as its free slots. Twenty times the jobs behind the same keys must not make
+    # it read much more (a pass ranking every pending job read ~20× more: 100-250× slower).
+    for k in range(150):
+        enqueue(queue, 2, concurrency_key=f"k{k}")
+    shallow = claim_reads(queue, limit)
+    for k in range(150):
+        queue.enqueue_many(jobtasks.noop, [{}] * 40, concurrency_key=f"k{k}")
+    deep = claim_reads(queue, limit)
+    assert deep < 1.5 * shallow, (shallow, deep)

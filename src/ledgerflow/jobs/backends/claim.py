@@ -7,17 +7,14 @@ filling every slot: a job is a candidate when its rank in its key's line (pendin
 claimed queues; priority, then age) fits in the key's free slots. A key's limit is that of its
 first pending job; a job whose own limit is lower also waits until the key fits under it.
 
-Two ways to find those jobs, each cheap where the other is not:
-
-* few keys, however many jobs: walk the keys that have pending jobs, one index seek each (a
-  "loose index scan" of ``lf_jobs_claim_keyed``), and read each key's line only as deep as it
-  has free slots. The cost grows with the keys, not with their jobs. A key's first job comes
-  before all its others, so when ``:limit`` due first jobs of other keys come before it, the
-  key can give this claim nothing and its line is not read: a small claim reads few lines.
-* many keys: rank every pending keyed job in one ordered pass of the same index, which costs
-  about a microsecond a job, where the walk costs several per key.
-
-The walk stops after ``WALK_KEYS`` keys; the statement ranks instead when it got that far.
+The keyed candidates come from a walk of the keys that have pending jobs, one index seek each
+(a "loose index scan" of ``lf_jobs_claim_keyed``), and each key's line is read only as deep as
+it has free slots. A key's first job comes before all its others, so when ``:limit`` due first
+jobs of other keys come before it, the key can give this claim nothing and its line is not
+read: a small claim reads few lines. So a claim costs a few microseconds per key with pending
+jobs, however deep their lines are. Ranking every pending keyed job in one ordered pass costs
+about as much per job as the walk does per key: half as much with one job per key, but 100 to
+250 times more with 1,000 jobs per key (docs/benchmarks.md, "Many keys").
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ CLAIM_SET = (
     "status = 'running', attempts = attempts + 1, started_at = :now, worker_id = :worker,"
     " lease_expires_at = :lease, progress = 0, message = NULL, revision = revision + 1"
 )
-WALK_KEYS = 128
 
 _PENDING = "status = 'pending' AND run_at <= :now"
 
@@ -46,19 +42,16 @@ def _walk(queues: str, lateral: bool) -> str:
     head = "concurrency_key, concurrency_limit, priority, run_at, id, queue"
     after = f"FROM lf_jobs WHERE {KEYED} AND concurrency_key > keys.k {KEY_ORDER} LIMIT 1"
     if lateral:
-        step = (
-            "SELECT head.*, keys.n + 1"
-            f" FROM keys CROSS JOIN LATERAL (SELECT {head} {after}) AS head"
-        )
+        step = f"SELECT head.* FROM keys CROSS JOIN LATERAL (SELECT {head} {after}) AS head"
     else:  # the subquery finds the id in the index; the join reads that one row
         step = (
-            f"SELECT {', '.join('head.' + c for c in head.split(', '))}, keys.n + 1"
+            f"SELECT {', '.join('head.' + c for c in head.split(', '))}"
             f" FROM keys JOIN lf_jobs head ON head.id = (SELECT id {after})"
         )
     return (
-        "WITH RECURSIVE keys (k, lim, priority, run_at, id, queue, n) AS ("
-        f"SELECT * FROM (SELECT {head}, 1 FROM lf_jobs WHERE {KEYED} {KEY_ORDER} LIMIT 1) AS first"
-        f" UNION ALL {step} WHERE keys.n <= {WALK_KEYS}),"
+        "WITH RECURSIVE keys (k, lim, priority, run_at, id, queue) AS ("
+        f"SELECT * FROM (SELECT {head} FROM lf_jobs WHERE {KEYED} {KEY_ORDER} LIMIT 1) AS first"
+        f" UNION ALL {step}),"
         # One pass over the running jobs (few: what the workers hold), through lf_jobs_running.
         " running (k, n) AS (SELECT concurrency_key, count(*) FROM lf_jobs"
         " WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key),"
@@ -80,14 +73,6 @@ def _walk(queues: str, lateral: bool) -> str:
     )
 
 
-# Evaluated once: the branch whose test is false is never run.
-_FEW_KEYS = f"(SELECT count(*) FROM keys) <= {WALK_KEYS}"
-# The ranking pass's own gate: a row, or none, that the pass is joined to as the outer loop
-# (SQLite keeps a CROSS JOIN's order). As a WHERE term, SQLite read the whole keyed index
-# testing it on every row: a third of a 100-key claim's time.
-_MANY_KEYS_GATE = f"(SELECT 1 WHERE NOT {_FEW_KEYS}) AS gate"
-
-
 @cache
 def claim_candidates(queue_count: int, lateral: bool) -> str:
     """The ids a claim may take, best first, at most ``:limit``, for queues ``:q0``, ``:q1``...
@@ -107,8 +92,8 @@ def claim_candidates(queue_count: int, lateral: bool) -> str:
         walked = (
             "SELECT line.id, line.priority, line.run_at FROM free, LATERAL (SELECT id,"
             f" priority, run_at, concurrency_limit, ROW_NUMBER() OVER ({ORDER}) AS rank"
-            f" {line} {ORDER} LIMIT free.slots) AS line WHERE {_FEW_KEYS}"
-            " AND line.rank <= line.concurrency_limit - free.running"
+            f" {line} {ORDER} LIMIT free.slots) AS line"
+            " WHERE line.rank <= line.concurrency_limit - free.running"
         )
     else:
         walked = (
@@ -116,22 +101,10 @@ def claim_candidates(queue_count: int, lateral: bool) -> str:
             " j.concurrency_limit - free.running AS room, ROW_NUMBER() OVER (PARTITION BY"
             f" free.k ORDER BY j.priority DESC, j.run_at, j.id) AS rank FROM free JOIN lf_jobs j"
             f" ON j.id IN (SELECT id {line} {ORDER} LIMIT (SELECT max(slots) FROM free))"
-            f" WHERE {_FEW_KEYS}) AS line WHERE rank <= slots AND rank <= room"
+            ") AS line WHERE rank <= slots AND rank <= room"
         )
-    # The key's first pending job (any queue, due or not) sets its limit, so the pass reads
-    # them all and ranks only the jobs this claim could take.
-    ready = f"CASE WHEN run_at <= :now AND queue IN ({queues}) THEN 1 ELSE 0 END"
-    ranked = (
-        "SELECT id, priority, run_at FROM (SELECT id, priority, run_at, concurrency_key,"
-        f" concurrency_limit, {ready} AS ready, FIRST_VALUE(concurrency_limit) OVER w AS lim,"
-        f" SUM({ready}) OVER w AS rank FROM {_MANY_KEYS_GATE} CROSS JOIN lf_jobs WHERE {KEYED}"
-        f" WINDOW w AS (PARTITION BY concurrency_key {ORDER} ROWS UNBOUNDED PRECEDING))"
-        " AS line LEFT JOIN running ON running.k = line.concurrency_key WHERE ready = 1"
-        " AND rank <= concurrency_limit - COALESCE(running.n, 0)"
-        " AND rank <= lim - COALESCE(running.n, 0)"
-    )
     return (
-        f"{_walk(queues, lateral)} SELECT id FROM ({unkeyed} UNION ALL {walked} UNION ALL {ranked})"
+        f"{_walk(queues, lateral)} SELECT id FROM ({unkeyed} UNION ALL {walked})"
         f" AS candidates {ORDER} LIMIT :limit"
     )
 
