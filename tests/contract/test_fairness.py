@@ -162,3 +162,30 @@ def test_a_claim_reads_no_job_that_is_not_due_yet(
     deep = claim_reads(queue, limit)
     assert deep < shallow + 20, (shallow, deep)
     assert claim(queue, limit) == due[:limit]
+
+
+def test_an_idle_poll_finds_only_what_a_claim_would_take(queue: Queue) -> None:
+    # ``has_ready`` gates an idle worker's poll. It runs the claim's own query, so it reads
+    # only the claim indexes (a plain "any pending job due?" read the whole table, finished
+    # jobs too: 10 ms on SQLite and 21 ms on PostgreSQL per 100,000, every poll of every
+    # worker) and answers as a claim would.
+    backend: Any = queue.backend
+
+    def ready(queues: tuple[str, ...] = ("default",)) -> bool:
+        now = time.time() + 1
+        return bool(backend.has_ready(ClaimRequest(WORKER, queues, 50, now, now + 60)))
+
+    done = enqueue(queue, 300)
+    assert ready()
+    assert claim(queue, 300) == done
+    complete_and_claim(queue, done, 300)
+    queue.enqueue_many(jobtasks.noop, [{}] * 100, delay=3600)
+    assert not ready(), "only finished and scheduled jobs"
+    elsewhere = enqueue(queue, 1, queue="other")
+    assert not ready() and ready(("default", "other")), "a due job of another queue"
+    assert claim(queue, 10, ("other",)) == elsewhere
+    held = enqueue(queue, 3, concurrency_key="k", concurrency_limit=2)
+    assert claim(queue, 10) == held[:2]
+    assert not ready(), "its key is at its limit"
+    backend.exchange([Outcome(held[0], WORKER, 1, OutcomeKind.COMPLETE, time.time())], [], None)
+    assert ready(), "a slot of its key is free"

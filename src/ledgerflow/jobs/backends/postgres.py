@@ -59,10 +59,8 @@ _RETURNING = ", ".join("j." + c for c in SELECT.split(", "))
 # index as cheap, and read every pending row once per key: sorts are made a last resort for
 # the claim's transaction. That inflates the plan's cost past the JIT threshold, and a
 # millisecond query never repays half a second of compiling, so JIT is off too.
-_CLAIM_PREAMBLE = (
-    "SELECT pg_advisory_xact_lock(%s), set_config('enable_sort', 'off', true),"
-    " set_config('jit', 'off', true)"
-)
+_PLAN = "set_config('enable_sort', 'off', true), set_config('jit', 'off', true)"
+_CLAIM_PREAMBLE = f"SELECT pg_advisory_xact_lock(%s), {_PLAN}"
 
 
 @cache
@@ -87,6 +85,7 @@ def conninfo(url: str) -> str:
 
 class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
     greatest = "GREATEST"
+    lateral = True
     driver_errors = (psycopg.Error,)
 
     def __init__(self, url: str, pool_size: int, pool_timeout: float, stalled_after: float) -> None:
@@ -146,6 +145,13 @@ class PostgresBackend(SqlBackend[psycopg.Connection[Any]]):
 
     def announce(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+    def first_candidate(
+        self, conn: psycopg.Connection[Any], statement: str, params: Mapping[str, Any]
+    ) -> bool:
+        with conn.transaction():  # the claim's plan settings hold until the transaction ends
+            conn.execute(f"SELECT {_PLAN}")
+            return super().first_candidate(conn, statement, params)
 
     def claim(self, conn: psycopg.Connection[Any], request: ClaimRequest) -> list[Job]:
         conn.execute(_CLAIM_PREAMBLE, (CLAIM_LOCK,))

@@ -26,6 +26,7 @@ from ..models import (
     WorkerInfo,
 )
 from ..notify import CHANGES, WORK, publish
+from .claim import claim_candidates, claim_params
 from .pool import Pool
 from .statements import (
     BEAT,
@@ -34,7 +35,6 @@ from .statements import (
     COUNTS,
     EXTEND_LEASES,
     FINISH,
-    HAS_READY,
     HELD,
     INSERT_JOB,
     INSERT_JOB_IDEMPOTENT,
@@ -71,6 +71,7 @@ class SqlBackend(ABC, Generic[C]):
     url: str
     greatest: str
     driver_errors: tuple[type[BaseException], ...]
+    lateral: bool  # LATERAL joins: the claim cuts each key's line at its own depth
 
     def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
         self.url = url
@@ -224,7 +225,7 @@ class SqlBackend(ABC, Generic[C]):
         progress: Sequence[ProgressUpdate],
         claim: ClaimRequest | None,
     ) -> list[Job]:
-        if claim is not None and not outcomes and not progress and not self.has_ready(claim.now):
+        if claim is not None and not outcomes and not progress and not self.has_ready(claim):
             return []
 
         finish, write_progress = self._batched_writes
@@ -257,10 +258,16 @@ class SqlBackend(ABC, Generic[C]):
         progress_rows = self.rows_table(PROGRESS_COLUMNS)
         return finish, PROGRESS.format(greatest=self.greatest, rows=progress_rows)
 
-    def has_ready(self, now: float) -> bool:
-        return self.run(
-            lambda c: self.execute(c, HAS_READY, {"now": now}).fetchone() is not None, write=False
-        )
+    def has_ready(self, request: ClaimRequest) -> bool:
+        """Whether ``request`` would claim a job, read without a write transaction or the claim
+        lock: an idle worker's poll. It is the claim's own query, so it reads the indexes the
+        claim reads, as little of them, and respects the same limits."""
+        statement = claim_candidates(len(request.queues), self.lateral)
+        params = {**claim_params(request), "limit": 1}
+        return self.run(lambda c: self.first_candidate(c, statement, params), write=False)
+
+    def first_candidate(self, conn: C, statement: str, params: Mapping[str, Any]) -> bool:
+        return self.execute(conn, statement, params).fetchone() is not None
 
     def held(self, worker_id: str) -> dict[str, HeldJob]:
         rows = self.run(lambda c: self.execute(c, HELD, {"id": worker_id}).fetchall(), write=False)

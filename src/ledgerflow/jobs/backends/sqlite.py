@@ -57,6 +57,7 @@ def sqlite_path(url: str) -> str:
 
 class SqliteBackend(SqlBackend[sqlite3.Connection]):
     greatest = "MAX"
+    lateral = False
     driver_errors = (sqlite3.Error,)
 
     def __init__(self, url: str, pool_size: int, pool_timeout: float) -> None:
@@ -121,7 +122,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """Other processes see the commit through ``data_version``; nothing to send."""
 
     def claim(self, conn: sqlite3.Connection, request: ClaimRequest) -> list[Job]:
-        candidates = claim_candidates(len(request.queues), lateral=False)
+        candidates = claim_candidates(len(request.queues), self.lateral)
         statement = f"UPDATE lf_jobs SET {CLAIM_SET} WHERE id IN ({candidates}) RETURNING {SELECT}"
         return [row_to_job(r) for r in conn.execute(statement, claim_params(request)).fetchall()]
 

@@ -179,7 +179,6 @@ LEAD = (
     " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
     " WHERE lf_leases.holder = excluded.holder OR lf_leases.expires_at < :now"
 )
-HAS_READY = "SELECT 1 FROM lf_jobs WHERE status = 'pending' AND run_at <= :now LIMIT 1"
 
 
 def dumps(value: Any) -> str:
