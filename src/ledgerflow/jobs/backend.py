@@ -30,6 +30,9 @@ class ClaimRequest:
     limit: int
     now: float
     lease_until: float
+    # A poll on a timer, with no news of work: the backend may first look, without a write
+    # lock, whether the claim would find anything.
+    poll: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,7 +266,9 @@ class Worker:
         if free <= 0 or (len(self._held) >= self.concurrency and free < room // 2):
             return None
         now = time.time()
-        return ClaimRequest(self.id, self.queues, free, now, now + self.worker_timeout)
+        # With no news of work (a wake-up, a freed slot of a key), it is the timer's poll.
+        poll = self._signals == self._signals_seen and not self._freed_key_slot
+        return ClaimRequest(self.id, self.queues, free, now, now + self.worker_timeout, poll)
 
     def _dispatch(self, jobs: list[Job]) -> None:
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))

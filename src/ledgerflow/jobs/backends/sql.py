@@ -225,7 +225,12 @@ class SqlBackend(ABC, Generic[C]):
         progress: Sequence[ProgressUpdate],
         claim: ClaimRequest | None,
     ) -> list[Job]:
-        if claim is not None and not outcomes and not progress and not self.has_ready(claim):
+        if (
+            claim is not None
+            and claim.poll
+            and not (outcomes or progress)
+            and not self.has_ready(claim)
+        ):
             return []
 
         finish, write_progress = self._batched_writes
@@ -260,8 +265,8 @@ class SqlBackend(ABC, Generic[C]):
 
     def has_ready(self, request: ClaimRequest) -> bool:
         """Whether ``request`` would claim a job, read without a write transaction or the claim
-        lock: an idle worker's poll. It is the claim's own query, so it reads the indexes the
-        claim reads, as little of them, and respects the same limits."""
+        lock: what an idle worker's poll asks first. It is the claim's own query, so it reads
+        the indexes the claim reads, as little of them, and respects the same limits."""
         statement = claim_candidates(len(request.queues), self.lateral)
         params = {**claim_params(request), "limit": 1}
         return self.run(lambda c: self.first_candidate(c, statement, params), write=False)
