@@ -14,8 +14,8 @@ it has free slots. A key's first job comes before all its others, so when ``:lim
 jobs of other keys come before it, the key can give this claim nothing and its line is not
 read: a small claim reads few lines. So a claim costs a few microseconds per key with pending
 jobs, however deep their lines are. Ranking every pending keyed job in one ordered pass costs
-about as much per job as the walk does per key: half as much with one job per key, but 100 to
-250 times more with 1,000 jobs per key (docs/benchmarks.md, "Many keys").
+about as much per job as the walk does per key: up to 1.7× less with one job per key, but 100
+to 250 times more with 1,000 jobs per key (docs/benchmarks.md, "Many keys").
 """
 
 from __future__ import annotations
