@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from categorize import database
+from claim_cost import Loop
 from ledgerflow.jobs import Queue
 from ledgerflow.jobs.backend import ClaimRequest
-from ledgerflow.jobs.models import Job, Outcome, OutcomeKind
 from peers.ledgerflow import noop
 
 CASES = [
@@ -40,15 +40,10 @@ SMALL, LARGE = 1, 200
 def fill(queue: Queue, case: str) -> None:
     if case.startswith("idle:"):
         queue.enqueue_many(noop, [{}] * int(case.split(":")[1]))
-        held: list[Job] = []
-        while True:
-            now = time.time()
-            done = [Outcome(j.id, "bench", j.attempts, OutcomeKind.COMPLETE, now) for j in held]
-            held = queue.backend.exchange(
-                done, [], ClaimRequest("bench", ("default",), 256, now, now + 600)
-            )
-            if not held:
-                return
+        loop = Loop(queue)  # claim and complete, as a worker of no-op jobs does
+        while not loop.finished:
+            loop.step()
+        return
     if case.startswith("scheduled:"):
         queue.enqueue_many(noop, [{}] * int(case.split(":")[1]), priority=5, delay=3600)
         queue.enqueue_many(noop, [{}] * 100)
@@ -65,9 +60,9 @@ def claim_times(engine: str, case: str) -> tuple[list[float], list[float]]:
         try:
             fill(queue, case)
             times: dict[int, list[float]] = {SMALL: [], LARGE: []}
+            poll = case.startswith("idle:")
             for limit in [SMALL] * 5 + [LARGE] * 3:
                 now = time.time()
-                poll = case.startswith("idle:")
                 request = ClaimRequest("bench", ("default",), limit, now, now + 600, poll)
                 started = time.perf_counter()
                 queue.backend.exchange([], [], request)

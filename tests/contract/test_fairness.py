@@ -104,8 +104,7 @@ def claim_reads(queue: Queue, limit: int) -> int:
     backend: Any = queue.backend  # an SQL backend: run and execute
     now = time.time() + 1
     params = claim_params(ClaimRequest(WORKER, ("default",), limit, now, now + 60))
-    sqlite = backend.url.startswith("sqlite")
-    statement = claim_candidates(1, lateral=not sqlite)
+    statement = claim_candidates(1, backend.lateral)
 
     def measure(conn: Any) -> int:
         if isinstance(conn, sqlite3.Connection):
