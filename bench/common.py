@@ -359,6 +359,10 @@ class Adapter(ABC):
     bulk_api: ClassVar[str | None] = None  # the library's bulk-enqueue call, if any
     placements: ClassVar[tuple[str, ...]] = ("in-process",)
     notes: ClassVar[tuple[str, ...]] = ()
+    # The library can hold a key's jobs to one running at a time: ``prefill`` then takes the
+    # kinds "keyed-1" (KEYS companies' jobs interleaved, the company as key) and
+    # "keyed-1-blocks" (each company's jobs enqueued together), beside "companies" (no key).
+    one_at_a_time_per_key: ClassVar[bool] = False
 
     def __init__(self, res: Resources) -> None:
         self.res = res

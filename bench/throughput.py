@@ -61,12 +61,14 @@ from common import (
 
 DEFAULT_PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-# enqueue: 1 + 2; process: 3 (+ worker RSS); latency: 4; keyed, progress: ledgerflow only.
+# enqueue: 1 + 2; process: 3 (+ worker RSS); latency: 4; keyed: systems with per-key limits;
+# progress: ledgerflow only.
 SCENARIOS = ("enqueue", "process", "latency", "keyed", "progress")
 # The per-company limit's runs; "-capped": without the limit, claims cut to what it allows.
 CAPPED = "-capped"
 NOOP_KEYED_KINDS = ["companies", "companies" + CAPPED, "keyed", "keyed-blocks"]
 SHORT_KEYED_KINDS = ["short-companies", "short-keyed", "short-keyed-blocks"]
+ONE_AT_A_TIME_KINDS = ["companies", "keyed-1", "keyed-1-blocks"]
 WARMUP_CALLS = 20  # untimed enqueue calls before the timed ones (connections, caches)
 DASH = "–"
 
@@ -417,9 +419,6 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
             out["latency"][placement] = result = group([("latency", params)])
             say(f"  {system} latency ({placement}): {fmt_latency(result)}")
 
-    if not system.startswith("ledgerflow"):
-        return out
-
     # Variants compared as rounds of adjacent runs, each round in the reverse order of the
     # last (AB, BA, AB…). This VM's speed drifts by a quarter within minutes, several times
     # the differences measured here: a median of per-round changes cancels the drift, medians
@@ -445,7 +444,20 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
         }
         return result
 
-    # 6: the per-company limit on (KEYS companies as keys, default limit 2) vs off (the same
+    # 6: a limit of one running job per company, on each system that has such a limit
+    # (ledgerflow's concurrency_limit=1, Procrastinate's lock), against the same jobs without.
+    # Peers run --peer-keyed-jobs: Procrastinate's fetch slows as each lock's line grows.
+    if "keyed" in args.scenarios and cls.one_at_a_time_per_key:
+        jobs = n if system.startswith("ledgerflow") else args.peer_keyed_jobs
+        out["keyed_one"] = one = {"jobs": jobs, **compared(ONE_AT_A_TIME_KINDS, jobs, True)}
+        say(f"  {system} {jobs:,} no-op jobs of {KEYS} companies, one at a time per company "
+            f"vs no limit: {fmt_change(one['paired']['keyed-1'])} mixed, "
+            f"{fmt_change(one['paired']['keyed-1-blocks'])} in blocks")  # fmt: skip
+
+    if not system.startswith("ledgerflow"):
+        return out
+
+    # 7: the per-company limit on (KEYS companies as keys, default limit 2) vs off (the same
     # companies' jobs), with the jobs arriving mixed, and in one block per company. The limit
     # lets at most KEYS * KEY_LIMIT jobs be claimed at once, fewer than a claim of short jobs
     # takes without it: "capped" is the limit-off run with its claims cut to that many, which
@@ -460,7 +472,7 @@ def bench_system(services: Services, system: str, args: argparse.Namespace) -> d
         say(f"  {system} {args.short_jobs:,} ~1 ms jobs over {KEYS} keys: "
             f"{fmt_change(short['paired']['short-keyed'])} mixed, "
             f"{fmt_change(short['paired']['short-keyed-blocks'])} in blocks")  # fmt: skip
-    # 7: progress cost: the same jobs without and with ctx.progress.
+    # 8: progress cost: the same jobs without and with ctx.progress.
     if "progress" in args.scenarios:
         jobs = args.progress_jobs
         work = rounds(["work", "work-progress"], jobs, True)
@@ -664,6 +676,7 @@ def report(info: dict[str, Any], results: list[dict[str, Any]], args: argparse.N
             "",
         ]
         lines += table(["System", "Workers", "p50 (ms)", "p99 (ms)", "max (ms)"], rows, right=2)
+    lines += one_at_a_time_lines(results, args)
     lines += ledgerflow_lines(results, args)
     lines += ["", "Notes:", ""]
     lines += notes(results)
@@ -701,6 +714,32 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
 
 KEYED_COLUMNS = ["System", "Limit off (jobs/s)", "Limit on, mixed (jobs/s)", "Change",
                  "Limit on, blocks (jobs/s)", "Change"]  # fmt: skip
+
+
+def one_at_a_time_lines(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    rows = []
+    for r in results:
+        one = r.get("keyed_one")
+        if not one or "paired" not in one:
+            continue
+        rows.append([
+            r["system"], f"{one['jobs']:,}", fmt_rate(one["companies"]),
+            fmt_rate(one["keyed-1"]), fmt_change(one["paired"]["keyed-1"]),
+            fmt_rate(one["keyed-1-blocks"]), fmt_change(one["paired"]["keyed-1-blocks"]),
+        ])  # fmt: skip
+    if not rows:
+        return []
+    return [
+        "", f"One running job at a time per company, on the systems that can hold a key to it "
+        "(ledgerflow's `concurrency_limit=1`, Procrastinate's `lock`), against the same jobs "
+        f"without: no-op jobs of {KEYS} companies, mixed (interleaved) and in blocks (each "
+        "company's jobs enqueued together). ledgerflow runs the processing scenario's "
+        f"{args.n:,} jobs; a peer runs {args.peer_keyed_jobs:,} (Procrastinate's fetch reads "
+        "each lock's earlier jobs, so it slows as the lines grow). Changes are the median over "
+        f"{2 * args.repeat} rounds of adjacent runs, each round in the reverse order of the "
+        "last (each round's change in brackets, in %).", "",
+        *table([KEYED_COLUMNS[0], "Jobs", *KEYED_COLUMNS[1:]], rows, right=1),
+    ]  # fmt: skip
 
 
 def ledgerflow_lines(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
@@ -860,7 +899,7 @@ def error_items(r: dict[str, Any]) -> list[tuple[str, str]]:
         found.append(("setup", r["error"]))
     keys = ("enqueue_one", "enqueue_bulk", "processing")
     runs = {key: r.get(key) for key in keys}
-    for group in ("keyed", "keyed_short", "progress"):
+    for group in ("keyed", "keyed_one", "keyed_short", "progress"):
         runs.update({f"{group} ({kind})": run for kind, run in r.get(group, {}).items()})
     for key, run in runs.items():
         if not isinstance(run, dict):
@@ -935,6 +974,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="~1 ms jobs per run of the per-company limit's short-job rounds (default 2000)",
     )
     p.add_argument(
+        "--peer-keyed-jobs",
+        type=int,
+        help="jobs per run of a peer's one-at-a-time-per-company rounds (default 2000; quick 200)",
+    )
+    p.add_argument(
         "--repeat", type=int, help="runs per throughput number, median shown (default 3; quick 1)"
     )
     p.add_argument("--quick", action="store_true", help="small smoke run")
@@ -964,6 +1008,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.probes = args.probes or (50 if quick else 200)
     args.progress_jobs = args.progress_jobs or (50 if quick else 250)
     args.short_jobs = args.short_jobs or (200 if quick else 2000)
+    args.peer_keyed_jobs = args.peer_keyed_jobs or (200 if quick else 2000)
     args.repeat = args.repeat or (1 if quick else 3)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in peers.SYSTEMS]
@@ -973,7 +1018,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         p.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    if min(args.n, args.one, args.probes, args.progress_jobs, args.short_jobs, args.repeat) < 1:
+    counts = (args.n, args.one, args.probes, args.progress_jobs, args.short_jobs, args.repeat)
+    if min(*counts, args.peer_keyed_jobs) < 1:
         p.error("counts must be positive")
     return args
 

@@ -76,25 +76,33 @@ def enqueue_companies(
     n: int,
     keyed: bool,
     blocks: bool = False,
+    limit: int | None = None,
 ) -> None:
     """``n`` jobs of ``KEYS`` companies as the API enqueues them: the company in the meta and,
-    ``keyed``, as the concurrency key too (default limit 2). Mixed, the companies' jobs arrive
-    interleaved, one call each; in ``blocks``, each company's jobs in one call."""
+    ``keyed``, as the concurrency key too (``limit``, or the default of 2). Mixed, the
+    companies' jobs arrive interleaved, one call each; in ``blocks``, each company's jobs in
+    one call."""
     if not blocks:
         for i in range(n):
             company = f"co_{i % KEYS}"
             key = company if keyed else None
-            queue.enqueue(job, **make_args(i), meta={"company_id": company}, concurrency_key=key)
+            queue.enqueue(
+                job, **make_args(i), meta={"company_id": company}, concurrency_key=key,
+                concurrency_limit=limit,
+            )  # fmt: skip
         return
     for k in range(KEYS):
         company = f"co_{k}"
         args = [make_args(i) for i in range(k, n, KEYS)]
         key = company if keyed else None
-        queue.enqueue_many(job, args, meta={"company_id": company}, concurrency_key=key)
+        queue.enqueue_many(
+            job, args, meta={"company_id": company}, concurrency_key=key, concurrency_limit=limit
+        )
 
 
 class _Ledgerflow(Adapter):
     placements: ClassVar[tuple[str, ...]] = ("in-process", "separate process")
+    one_at_a_time_per_key = True
     bulk_api = "Queue.enqueue_many"
     worker_model = f"{WORKERS} threads, 1 process"
 
@@ -118,12 +126,15 @@ class _Ledgerflow(Adapter):
             else (noop, lambda i: {"i": i})
         )
         layout = kind.removeprefix("short").strip("-") or "noop"
+        # "keyed-1…": a limit of one running job per company instead of the default.
+        limit = 1 if layout.startswith("keyed-1") else None
+        layout = layout.replace("keyed-1", "keyed")
         if layout == "noop":
             self.queue.enqueue_many(job, [make_args(i) for i in range(n)])
         elif layout in ("companies", "keyed"):
-            enqueue_companies(self.queue, job, make_args, n, keyed=layout == "keyed")
+            enqueue_companies(self.queue, job, make_args, n, keyed=layout == "keyed", limit=limit)
         elif layout == "keyed-blocks":
-            enqueue_companies(self.queue, job, make_args, n, keyed=True, blocks=True)
+            enqueue_companies(self.queue, job, make_args, n, keyed=True, blocks=True, limit=limit)
         elif kind in ("work", "work-progress"):
             args = {"iterations": WORK_ITERATIONS, "report": kind == "work-progress"}
             self.queue.enqueue_many(work, [args] * n)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import procrastinate
 import psycopg
 
-from common import WORKERS, Adapter, Resources, WorkerHandle
+from common import KEYS, WORKERS, Adapter, NotSupported, Resources, WorkerHandle
 
 STARTS: dict[int, float] = {}  # latency probe -> time.time() when its task started
 
@@ -39,6 +39,7 @@ class Procrastinate(Adapter):
     notes: ClassVar[tuple[str, ...]] = (
         "procrastinate: async def tasks, worker defaults (LISTEN/NOTIFY on, jobs kept)",
     )
+    one_at_a_time_per_key = True  # a job's ``lock``: one job of each lock runs at a time
 
     def __init__(self, res: Resources) -> None:
         super().__init__(res)
@@ -61,6 +62,21 @@ class Procrastinate(Adapter):
 
     def enqueue_bulk(self, n: int) -> None:
         self.noop.batch_defer(*[{"i": i} for i in range(n)])
+
+    def prefill(self, n: int, kind: str = "noop") -> dict[str, Any]:
+        if kind in ("noop", "companies"):  # no meta to put a company in: the same jobs
+            self.enqueue_bulk(n)
+        elif kind == "keyed-1":  # interleaved, each job with its company's lock
+            deferrers = [self.noop.configure(lock=f"co_{k}") for k in range(KEYS)]
+            jobs = [deferrers[i % KEYS].make_new_job(i=i) for i in range(n)]
+            self.app.job_manager.batch_defer_jobs(jobs)
+        elif kind == "keyed-1-blocks":
+            for k in range(KEYS):
+                lock = self.noop.configure(lock=f"co_{k}")
+                lock.batch_defer(*[{"i": i} for i in range(k, n, KEYS)])
+        else:
+            raise NotSupported(f"{self.name}: no {kind!r} jobs")
+        return {}
 
     def _count(self, statuses: tuple[str, ...]) -> int:
         row = self.conn.execute(
